@@ -1,0 +1,147 @@
+#![doc = include_str!("../README.md")]
+
+use std::fmt;
+use std::ops::Deref;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hookgate::events::WebhookEvent;
+
+pub use hookgate::{self, events, scheme, testing, Rejection, Verifier, VerifiedEvent, WebhookLayer};
+
+/// A verified webhook delivery, with its event parsed as `E`.
+///
+/// `E` is one of hookgate's typed events ([`events::AexoEvent`],
+/// [`events::AxifiEvent`], the envelopes), your own type through
+/// [`events::Data`] or [`events::Json`], or `()` for no typed parsing at all.
+///
+/// It is only ever built from a request that [`WebhookLayer`] verified: on a
+/// route without the layer it answers 500 and names the missing layer, so a
+/// forgotten layer can never hand an unverified event to a handler.
+pub struct Webhook<E = ()> {
+    /// The parsed event.
+    pub event: E,
+    verified: VerifiedEvent,
+}
+
+impl<E> Webhook<E> {
+    /// The verified delivery: scheme, event id, type, timestamp, raw bytes.
+    pub fn meta(&self) -> &VerifiedEvent {
+        &self.verified
+    }
+
+    /// The sender's event id, where it has one.
+    pub fn id(&self) -> Option<&str> {
+        self.verified.id()
+    }
+
+    /// The event type as sent.
+    pub fn event_type(&self) -> &str {
+        self.verified.event_type()
+    }
+
+    /// The raw body, exactly as received and verified.
+    pub fn raw(&self) -> &axum::body::Bytes {
+        self.verified.body()
+    }
+
+    /// The parsed event.
+    pub fn into_event(self) -> E {
+        self.event
+    }
+}
+
+impl<E> Deref for Webhook<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.event
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Webhook<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("event", &self.event)
+            .field("meta", &self.verified)
+            .finish()
+    }
+}
+
+impl<S, E> FromRequestParts<S> for Webhook<E>
+where
+    S: Send + Sync,
+    E: WebhookEvent,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let verified = parts
+            .extensions
+            .get::<VerifiedEvent>()
+            .cloned()
+            .ok_or(WebhookRejection::MissingLayer)?;
+        let event = E::from_verified(&verified).map_err(|error| {
+            tracing::warn!(
+                scheme = verified.scheme(),
+                id = verified.id(),
+                event = verified.event_type(),
+                %error,
+                "verified event does not match the requested type"
+            );
+            WebhookRejection::Rejected(Rejection::InvalidEventData)
+        })?;
+        Ok(Self { event, verified })
+    }
+}
+
+/// Why [`Webhook`] could not be extracted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookRejection {
+    /// The route has no [`WebhookLayer`]: a server bug, answered with 500.
+    MissingLayer,
+    /// The delivery was refused (for the extractor: its data does not match `E`).
+    Rejected(Rejection),
+}
+
+/// The message of [`WebhookRejection::MissingLayer`].
+pub const MISSING_LAYER_MESSAGE: &str =
+    "server misconfiguration: the Webhook extractor needs hookgate's WebhookLayer on this route";
+
+impl IntoResponse for WebhookRejection {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            Self::MissingLayer => {
+                tracing::error!(
+                    "hookgate::Webhook extracted on a route without WebhookLayer; \
+                     add .layer(WebhookLayer::...) to the route or router"
+                );
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    hookgate::error_body(MISSING_LAYER_MESSAGE),
+                )
+            }
+            Self::Rejected(rejection) => (rejection.status(), rejection.json_body()),
+        };
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    }
+}
+
+impl fmt::Display for WebhookRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingLayer => f.write_str(MISSING_LAYER_MESSAGE),
+            Self::Rejected(r) => fmt::Display::fmt(r, f),
+        }
+    }
+}
+
+impl std::error::Error for WebhookRejection {}

@@ -1,0 +1,357 @@
+//! The envelope, read once: event id, type, signed timestamp and the place of
+//! `data` in the body, without copying the body.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserializer;
+use serde_json::value::RawValue;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::scheme::EnvelopeFields;
+
+/// A delivery whose signature was verified, with its envelope read once.
+///
+/// The verifying layer puts one into the request's extensions; extractors
+/// and the dedupe layer read it from there. It holds the body as [`Bytes`]
+/// (shared, not copied) and the position of `data` within it, so typed
+/// parsing later reads only that slice. Cloning is cheap.
+#[derive(Clone)]
+pub struct VerifiedEvent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    scheme: &'static str,
+    id: Option<Box<str>>,
+    event: Box<str>,
+    timestamp: Option<OffsetDateTime>,
+    api_version: Option<Box<str>>,
+    secret_index: usize,
+    body: Bytes,
+    data: Range<usize>,
+}
+
+impl VerifiedEvent {
+    /// The scheme's name (`"aexo"`, `"axifi"`).
+    pub fn scheme(&self) -> &'static str {
+        self.inner.scheme
+    }
+
+    /// The sender's event id, where its envelope has one.
+    pub fn id(&self) -> Option<&str> {
+        self.inner.id.as_deref()
+    }
+
+    /// The event type, as sent (`"dataset.refreshed"`).
+    pub fn event_type(&self) -> &str {
+        &self.inner.event
+    }
+
+    /// The signed timestamp from the envelope, where it has one.
+    pub fn timestamp(&self) -> Option<OffsetDateTime> {
+        self.inner.timestamp
+    }
+
+    /// The sender's API version, where it sends one.
+    pub fn api_version(&self) -> Option<&str> {
+        self.inner.api_version.as_deref()
+    }
+
+    /// Which of the configured secrets matched (0 = the first). Useful while
+    /// rotating: once no delivery matches an old secret, remove it.
+    pub fn secret_index(&self) -> usize {
+        self.inner.secret_index
+    }
+
+    /// The raw body, exactly as received and verified.
+    pub fn body(&self) -> &Bytes {
+        &self.inner.body
+    }
+
+    /// The raw JSON of the envelope's `data` field (a slice of the body).
+    pub fn data(&self) -> &[u8] {
+        self.inner.body.get(self.inner.data.clone()).unwrap_or(b"null")
+    }
+
+    /// The raw JSON of `data` as shared [`Bytes`], without a copy.
+    pub fn data_bytes(&self) -> Bytes {
+        self.inner.body.slice(self.inner.data.clone())
+    }
+}
+
+impl fmt::Debug for VerifiedEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedEvent")
+            .field("scheme", &self.inner.scheme)
+            .field("id", &self.inner.id)
+            .field("event", &self.inner.event)
+            .field("timestamp", &self.inner.timestamp)
+            .field("api_version", &self.inner.api_version)
+            .field("secret_index", &self.inner.secret_index)
+            .field("body_len", &self.inner.body.len())
+            .finish()
+    }
+}
+
+/// Why an envelope could not be read (details for logs, never for the sender).
+#[derive(Debug)]
+pub(crate) struct EnvelopeError(pub(crate) String);
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub(crate) struct Envelope {
+    pub(crate) id: Option<Box<str>>,
+    pub(crate) event: Box<str>,
+    pub(crate) timestamp: Option<OffsetDateTime>,
+    pub(crate) api_version: Option<Box<str>>,
+    pub(crate) data: Range<usize>,
+}
+
+impl Envelope {
+    pub(crate) fn into_verified(
+        self,
+        scheme: &'static str,
+        secret_index: usize,
+        body: Bytes,
+    ) -> VerifiedEvent {
+        VerifiedEvent {
+            inner: Arc::new(Inner {
+                scheme,
+                id: self.id,
+                event: self.event,
+                timestamp: self.timestamp,
+                api_version: self.api_version,
+                secret_index,
+                body,
+                data: self.data,
+            }),
+        }
+    }
+}
+
+/// Reads the envelope of `body` in one pass. Unknown fields are skipped; a
+/// known field that appears twice is an error (two parsers could disagree on
+/// which one counts).
+pub(crate) fn read(fields: &EnvelopeFields, body: &[u8]) -> Result<Envelope, EnvelopeError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let raw = EnvelopeSeed { fields }
+        .deserialize(&mut de)
+        .map_err(|e| EnvelopeError(e.to_string()))?;
+    de.end().map_err(|e| EnvelopeError(e.to_string()))?;
+
+    let field = |name: Option<&'static str>, value: Option<Cow<'_, str>>| match (name, value) {
+        (Some(name), None) => Err(EnvelopeError(format!("missing field `{name}`"))),
+        (_, value) => Ok(value.map(|v| Box::<str>::from(v.as_ref()))),
+    };
+    let id = field(fields.id, raw.id)?;
+    let event = field(Some(fields.event), raw.event)?.unwrap_or_default();
+    let api_version = raw.version.map(|v| Box::<str>::from(v.as_ref()));
+    let timestamp = match (fields.timestamp, raw.timestamp) {
+        (Some(name), None) => return Err(EnvelopeError(format!("missing field `{name}`"))),
+        (Some(name), Some(text)) => Some(
+            OffsetDateTime::parse(&text, &Rfc3339)
+                .map_err(|e| EnvelopeError(format!("`{name}` is not RFC 3339: {e}")))?,
+        ),
+        (None, _) => None,
+    };
+    let data = raw
+        .data
+        .ok_or_else(|| EnvelopeError(format!("missing field `{}`", fields.data)))?;
+    let data = subslice_range(body, data.get().as_bytes())
+        .ok_or_else(|| EnvelopeError("data is not a slice of the body".into()))?;
+    Ok(Envelope {
+        id,
+        event,
+        timestamp,
+        api_version,
+        data,
+    })
+}
+
+/// The position of `part` inside `whole`, computed from the addresses.
+fn subslice_range(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
+}
+
+struct RawEnvelope<'de> {
+    id: Option<Cow<'de, str>>,
+    event: Option<Cow<'de, str>>,
+    timestamp: Option<Cow<'de, str>>,
+    version: Option<Cow<'de, str>>,
+    data: Option<&'de RawValue>,
+}
+
+struct EnvelopeSeed<'f> {
+    fields: &'f EnvelopeFields,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_> {
+    type Value = RawEnvelope<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Id,
+    Event,
+    Timestamp,
+    Version,
+    Data,
+    Other,
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
+    type Value = RawEnvelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object (the event envelope)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let f = self.fields;
+        let mut out = RawEnvelope {
+            id: None,
+            event: None,
+            timestamp: None,
+            version: None,
+            data: None,
+        };
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+            let slot = match key.as_ref() {
+                k if Some(k) == f.id => Slot::Id,
+                k if k == f.event => Slot::Event,
+                k if Some(k) == f.timestamp => Slot::Timestamp,
+                k if Some(k) == f.version => Slot::Version,
+                k if k == f.data => Slot::Data,
+                _ => Slot::Other,
+            };
+            let duplicate = || de::Error::custom(format_args!("duplicate field `{key}`"));
+            match slot {
+                Slot::Id => set(&mut out.id, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?,
+                Slot::Event => {
+                    set(&mut out.event, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?
+                }
+                Slot::Timestamp => set(&mut out.timestamp, map.next_value::<Str<'de>>()?.0)
+                    .ok_or_else(duplicate)?,
+                Slot::Version => {
+                    set(&mut out.version, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?
+                }
+                Slot::Data => {
+                    set(&mut out.data, map.next_value::<&'de RawValue>()?).ok_or_else(duplicate)?
+                }
+                Slot::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Stores `value` unless the slot is taken; `None` reports the duplicate.
+fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+/// A JSON string, borrowed from the body when it has no escapes.
+struct Str<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheme::{Aexo, Axifi, Scheme};
+
+    const AEXO_SEED: &str = r#"{
+  "id": "wh_01HXYZ123456789",
+  "event": "dataset.refreshed",
+  "created_at": "2026-05-17T08:30:00Z",
+  "api_version": "1.3.0",
+  "data": {
+    "dataset_name": "ny-verified-contractors",
+    "records_updated": 847,
+    "records_added": 203,
+    "records_removed": 12,
+    "refresh_cycle": "monthly"
+  }
+}"#;
+
+    #[test]
+    fn reads_the_aexo_seed_envelope_and_locates_data_in_the_body() {
+        let env = read(&Aexo.envelope(), AEXO_SEED.as_bytes()).unwrap();
+        assert_eq!(env.id.as_deref(), Some("wh_01HXYZ123456789"));
+        assert_eq!(&*env.event, "dataset.refreshed");
+        assert_eq!(env.api_version.as_deref(), Some("1.3.0"));
+        assert_eq!(
+            env.timestamp.unwrap(),
+            time::macros::datetime!(2026-05-17 08:30:00 UTC)
+        );
+        let data: serde_json::Value = serde_json::from_slice(&AEXO_SEED.as_bytes()[env.data]).unwrap();
+        assert_eq!(data["records_updated"], 847);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_escaped_strings_are_decoded() {
+        let body = br#"{"extra":[1,{"a":2}],"event":"compound\u002ecreated","timestamp":"2024-01-15T10:30:45Z","data":{"id":"c"}}"#;
+        let env = read(&Axifi.envelope(), body).unwrap();
+        assert_eq!(&*env.event, "compound.created");
+        assert!(env.id.is_none());
+    }
+
+    #[test]
+    fn malformed_envelopes_are_errors_not_panics() {
+        let fields = Aexo.envelope();
+        for body in [
+            &b""[..],
+            b"[]",
+            b"null",
+            b"{",
+            b"{\"event\":\"x\"}",
+            br#"{"id":"a","event":"e","created_at":"yesterday","data":{}}"#,
+            br#"{"id":"a","event":"e","created_at":"2026-05-17T08:30:00Z"}"#,
+            br#"{"id":7,"event":"e","created_at":"2026-05-17T08:30:00Z","data":{}}"#,
+            br#"{"id":"a","id":"b","event":"e","created_at":"2026-05-17T08:30:00Z","data":{}}"#,
+            br#"{"id":"a","event":"e","created_at":"2026-05-17T08:30:00Z","data":{}} trailing"#,
+            b"\xff\xfe",
+        ] {
+            assert!(read(&fields, body).is_err(), "{:?}", String::from_utf8_lossy(body));
+        }
+    }
+}

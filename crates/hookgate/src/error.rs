@@ -1,0 +1,181 @@
+//! The framework-free rejection and configuration error types.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+/// Why a delivery was refused. Each variant maps to one HTTP status and one
+/// short public message; adapters only translate it.
+///
+/// Messages never contain a secret, an expected signature or the body.
+/// Details for operators go to `tracing` where the rejection is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No signature header was sent. 401.
+    MissingSignature,
+    /// The signature header was sent more than once. 401.
+    DuplicateSignature,
+    /// The signature header is not of the scheme's form (prefix, hex, length). 401.
+    MalformedSignature,
+    /// The signature is well formed but matches none of the secrets. 401.
+    BadSignature,
+    /// The signed timestamp is older than the freshness window: a replay or a
+    /// delivery held up for too long. 401.
+    Stale,
+    /// The signed timestamp is further in the future than clocks can drift. 401.
+    FromFuture,
+    /// The body is larger than the configured limit. 413.
+    BodyTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The body was not received within the read timeout. 408.
+    BodyTimeout,
+    /// The body could not be read (the connection failed mid-body). 400.
+    BodyRead,
+    /// The body is signed but is not a valid event envelope. 400.
+    InvalidEnvelope,
+    /// The envelope is valid but its `data` does not match the requested type. 400.
+    InvalidEventData,
+}
+
+impl Rejection {
+    /// The HTTP status a sender sees.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingSignature
+            | Self::DuplicateSignature
+            | Self::MalformedSignature
+            | Self::BadSignature
+            | Self::Stale
+            | Self::FromFuture => StatusCode::UNAUTHORIZED,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyRead | Self::InvalidEnvelope | Self::InvalidEventData => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+
+    /// A stable, machine-readable name for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingSignature => "missing_signature",
+            Self::DuplicateSignature => "duplicate_signature",
+            Self::MalformedSignature => "malformed_signature",
+            Self::BadSignature => "bad_signature",
+            Self::Stale => "stale_timestamp",
+            Self::FromFuture => "future_timestamp",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::BodyRead => "body_read",
+            Self::InvalidEnvelope => "invalid_envelope",
+            Self::InvalidEventData => "invalid_event_data",
+        }
+    }
+
+    /// The short public message that goes into the response body.
+    pub fn message(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Self::MissingSignature => "missing signature header",
+            Self::DuplicateSignature => "more than one signature header",
+            Self::MalformedSignature => "malformed signature header",
+            Self::BadSignature => "signature does not match",
+            Self::Stale => "signed timestamp is older than the freshness window",
+            Self::FromFuture => "signed timestamp is in the future",
+            Self::BodyTooLarge { limit } => {
+                return Cow::Owned(format!(
+                    "body exceeds the {limit}-byte limit; the receiver can raise it (max_body_bytes)"
+                ))
+            }
+            Self::BodyTimeout => "body was not received within the read timeout",
+            Self::BodyRead => "body could not be read",
+            Self::InvalidEnvelope => "body is signed but is not a valid event envelope",
+            Self::InvalidEventData => "event data does not match the expected type",
+        })
+    }
+
+    /// The response body: `{"error": "<message>"}`.
+    pub fn json_body(&self) -> Bytes {
+        error_body(&self.message())
+    }
+}
+
+/// `{"error": msg}` as JSON bytes; shared by every hookgate error response.
+pub fn error_body(message: &str) -> Bytes {
+    let value = serde_json::json!({ "error": message });
+    Bytes::from(value.to_string())
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// A configuration hookgate refuses to build, so that verification can never
+/// be switched off by accident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A secret is empty or only white space (often an unset environment variable).
+    EmptySecret,
+    /// No secret at all was given.
+    NoSecret,
+    /// A setting is out of its allowed range; the text says which and why.
+    Invalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EmptySecret => f.write_str(
+                "a webhook secret is empty; set it (an unset environment variable reads as empty) \
+                 instead of leaving verification without a key",
+            ),
+            Self::NoSecret => f.write_str("no webhook secret was given; at least one is required"),
+            Self::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rejection_body_is_short_json_with_an_error_field() {
+        let all = [
+            Rejection::MissingSignature,
+            Rejection::DuplicateSignature,
+            Rejection::MalformedSignature,
+            Rejection::BadSignature,
+            Rejection::Stale,
+            Rejection::FromFuture,
+            Rejection::BodyTooLarge { limit: 10 },
+            Rejection::BodyTimeout,
+            Rejection::BodyRead,
+            Rejection::InvalidEnvelope,
+            Rejection::InvalidEventData,
+        ];
+        for r in all {
+            let v: serde_json::Value = serde_json::from_slice(&r.json_body()).unwrap();
+            assert_eq!(v["error"], r.message().as_ref(), "{r:?}");
+            assert!(r.json_body().len() < 120, "{r:?}");
+            assert!(r.status().is_client_error(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn too_large_message_names_the_limit_and_that_it_is_configurable() {
+        let msg = Rejection::BodyTooLarge { limit: 4096 }.message();
+        assert!(msg.contains("4096") && msg.contains("max_body_bytes"), "{msg}");
+    }
+}

@@ -1,0 +1,67 @@
+//! The verifying tower middleware.
+//!
+//! [`WebhookLayer`] wraps any tower or hyper service. For each request it
+//!
+//! 1. refuses a `Content-Length` over the limit with 413, before reading;
+//! 2. reads the body through the limit (413, also for chunked bodies) and the
+//!    read timeout (408);
+//! 3. verifies the signature over the raw bytes against every active secret
+//!    (401), reads the envelope once (400) and checks the signed timestamp
+//!    against the freshness window (401);
+//! 4. puts the [`VerifiedEvent`](crate::VerifiedEvent) into the request's
+//!    extensions and calls the inner service with the same bytes as its body.
+//!
+//! Rejections are responses with a short JSON body (`{"error": "..."}`), not
+//! service errors, so an infallible stack stays infallible.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use hookgate::{testing, WebhookLayer};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! let svc = ServiceBuilder::new()
+//!     .layer(WebhookLayer::aexo("s3cret").unwrap())
+//!     .service(service_fn(|req: Request<Full<Bytes>>| async move {
+//!         let event = req.extensions().get::<hookgate::VerifiedEvent>().unwrap();
+//!         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(event.event_type().to_owned()))))
+//!     }));
+//!
+//! let body = testing::aexo_body("wh_1", "key.created", serde_json::json!({}));
+//! let ok = svc.clone().oneshot(testing::signed_request(&hookgate::scheme::Aexo, "s3cret", "/", body.clone())).await.unwrap();
+//! assert_eq!(ok.status(), StatusCode::OK);
+//!
+//! let forged = testing::signed_request(&hookgate::scheme::Aexo, "guess", "/", body);
+//! assert_eq!(svc.oneshot(forged).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+//! # });
+//! ```
+
+mod future;
+#[allow(clippy::module_inception)]
+mod layer;
+mod service;
+
+pub use future::ResponseFuture;
+pub use layer::WebhookLayer;
+pub use service::VerifyWebhook;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response};
+use http_body_util::Full;
+
+use crate::Rejection;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The response for a rejection: its status and `{"error": "..."}` body.
+pub fn rejection_response(rejection: &Rejection) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(rejection.json_body()));
+    *res.status_mut() = rejection.status();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}

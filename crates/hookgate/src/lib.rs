@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod clock;
+mod envelope;
+mod error;
+pub mod events;
+mod headers;
+pub mod layer;
+pub mod scheme;
+mod secret;
+pub mod testing;
+mod verifier;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use envelope::VerifiedEvent;
+pub use error::{error_body, ConfigError, Rejection};
+pub use headers::{HeaderValue, Headers};
+pub use layer::WebhookLayer;
+pub use secret::{Secret, Secrets};
+pub use verifier::{
+    SignatureMatch, Verifier, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_FUTURE_SKEW, DEFAULT_READ_TIMEOUT,
+};

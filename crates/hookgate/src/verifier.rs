@@ -1,0 +1,240 @@
+//! The verification core: bytes and headers in, a verdict out.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use hmac::Mac;
+use subtle::ConstantTimeEq;
+
+use crate::clock::{Clock, SystemClock};
+use crate::envelope::{self, VerifiedEvent};
+use crate::headers::Headers;
+use crate::scheme::{Aexo, Axifi, Scheme, SignatureParts};
+use crate::{ConfigError, Rejection, Secrets};
+
+/// Default body limit: 1 MiB, far above any event the seeds describe (3 KB)
+/// and small enough that a flood of large bodies cannot exhaust memory.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Default time to receive the whole body.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default allowance for a sender's clock running ahead of ours.
+pub const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// Everything needed to verify one route's deliveries: a scheme, its secrets,
+/// the freshness window, the body limit and read timeout, and a clock.
+///
+/// Framework-free: the tower layer and the adapters call [`Verifier::verify`]
+/// after reading the body. Cloning is cheap (secrets are shared).
+///
+/// ```
+/// use bytes::Bytes;
+/// use hookgate::{testing, Verifier, Rejection};
+///
+/// let verifier = Verifier::aexo("s3cret").unwrap();
+/// let body = Bytes::from(testing::aexo_body("wh_1", "key.created", serde_json::json!({})));
+/// let headers = testing::sign(verifier.scheme(), "s3cret", &body);
+/// let event = verifier.verify(&headers, body.clone()).unwrap();
+/// assert_eq!(event.id(), Some("wh_1"));
+///
+/// let wrong = testing::sign(verifier.scheme(), "not-the-secret", &body);
+/// assert_eq!(verifier.verify(&wrong, body).unwrap_err(), Rejection::BadSignature);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    scheme: Arc<dyn Scheme>,
+    secrets: Secrets,
+    freshness: Duration,
+    max_future_skew: Duration,
+    max_body_bytes: usize,
+    read_timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl Verifier {
+    /// A verifier for `scheme` accepting any of `secrets`, with the scheme's
+    /// default freshness window.
+    pub fn new(scheme: impl Scheme, secrets: Secrets) -> Self {
+        let freshness = scheme.default_freshness();
+        Self {
+            scheme: Arc::new(scheme),
+            secrets,
+            freshness,
+            max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// AEXO with one secret; refused when the secret is empty.
+    pub fn aexo(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Ok(Self::new(Aexo, Secrets::single(secret)?))
+    }
+
+    /// AXIFI with one secret; refused when the secret is empty.
+    pub fn axifi(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Ok(Self::new(Axifi, Secrets::single(secret)?))
+    }
+
+    /// Replaces the accepted secrets (rotation: list the new and the old).
+    #[must_use]
+    pub fn secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// How old a signed timestamp may be. Keep it longer than the sender's
+    /// retry span when the sender keeps the original timestamp on retries.
+    #[must_use]
+    pub fn freshness(mut self, window: Duration) -> Self {
+        self.freshness = window;
+        self
+    }
+
+    /// How far ahead of our clock a signed timestamp may be.
+    #[must_use]
+    pub fn max_future_skew(mut self, skew: Duration) -> Self {
+        self.max_future_skew = skew;
+        self
+    }
+
+    /// The largest body accepted, in bytes (default 1 MiB).
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// How long the whole body may take to arrive (default 10 s).
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The clock used for the freshness check (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &dyn Scheme {
+        &*self.scheme
+    }
+
+    /// The freshness window.
+    pub fn freshness_window(&self) -> Duration {
+        self.freshness
+    }
+
+    /// The body limit in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The body read timeout.
+    pub fn body_read_timeout(&self) -> Duration {
+        self.read_timeout
+    }
+
+    /// Refuses a declared `Content-Length` over the limit, before reading.
+    pub fn check_content_length(&self, declared: Option<u64>) -> Result<(), Rejection> {
+        match declared {
+            Some(len) if len > self.max_body_bytes as u64 => Err(Rejection::BodyTooLarge {
+                limit: self.max_body_bytes,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the signature over `body` against every secret, in constant
+    /// time per comparison. Returns the index of the matching secret and the
+    /// header timestamp, if the scheme signs one. Does not read the envelope.
+    pub fn verify_signature(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+    ) -> Result<SignatureMatch, Rejection> {
+        let mut parts = SignatureParts::new();
+        self.scheme.parse_signature(headers, &mut parts)?;
+        if parts.tags().is_empty() {
+            return Err(Rejection::MalformedSignature);
+        }
+        for (index, secret) in self.secrets.iter().enumerate() {
+            let mut mac = secret.mac();
+            for prefix in parts.prefix() {
+                mac.update(prefix);
+            }
+            mac.update(body);
+            let computed = mac.finalize().into_bytes();
+            // Compare against every candidate without stopping early.
+            let mut matched = subtle::Choice::from(0);
+            for tag in parts.tags() {
+                matched |= computed.as_slice().ct_eq(tag);
+            }
+            if bool::from(matched) {
+                return Ok(SignatureMatch {
+                    secret_index: index,
+                    timestamp: parts.timestamp(),
+                });
+            }
+        }
+        Err(Rejection::BadSignature)
+    }
+
+    /// Verifies a whole delivery at the clock's current time: signature,
+    /// envelope, freshness. Needs no event types.
+    pub fn verify(&self, headers: &dyn Headers, body: Bytes) -> Result<VerifiedEvent, Rejection> {
+        self.verify_at(headers, body, self.clock.now())
+    }
+
+    /// [`verify`](Self::verify) with an explicit "now", for tests and for
+    /// checking a saved delivery.
+    pub fn verify_at(
+        &self,
+        headers: &dyn Headers,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<VerifiedEvent, Rejection> {
+        if body.len() > self.max_body_bytes {
+            return Err(Rejection::BodyTooLarge {
+                limit: self.max_body_bytes,
+            });
+        }
+        let matched = self.verify_signature(headers, &body)?;
+        let envelope = envelope::read(&self.scheme.envelope(), &body).map_err(|e| {
+            tracing::warn!(scheme = self.scheme.name(), error = %e, "signed body is not a valid envelope");
+            Rejection::InvalidEnvelope
+        })?;
+        let signed_at = matched
+            .timestamp
+            .or_else(|| envelope.timestamp.map(SystemTime::from));
+        if let Some(signed_at) = signed_at {
+            self.check_freshness(signed_at, now)?;
+        }
+        Ok(envelope.into_verified(self.scheme.name(), matched.secret_index, body))
+    }
+
+    fn check_freshness(&self, signed_at: SystemTime, now: SystemTime) -> Result<(), Rejection> {
+        match now.duration_since(signed_at) {
+            Ok(age) if age > self.freshness => Err(Rejection::Stale),
+            Ok(_) => Ok(()),
+            Err(ahead) if ahead.duration() > self.max_future_skew => Err(Rejection::FromFuture),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Which secret matched, and the signed header timestamp if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureMatch {
+    /// Index of the matching secret in the configured list.
+    pub secret_index: usize,
+    /// The timestamp the scheme signs in a header, if it has one.
+    pub timestamp: Option<SystemTime>,
+}
