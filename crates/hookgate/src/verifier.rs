@@ -238,3 +238,75 @@ pub struct SignatureMatch {
     /// The timestamp the scheme signs in a header, if it has one.
     pub timestamp: Option<SystemTime>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use time::OffsetDateTime;
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-05-17 12:00:00 UTC);
+
+    fn delivery(created_at: OffsetDateTime) -> (Vec<(&'static str, String)>, Bytes) {
+        let body = testing::aexo_body_at("wh_1", "key.created", serde_json::json!({}), created_at);
+        (testing::sign(&Aexo, "k", &body), body.into())
+    }
+
+    #[test]
+    fn freshness_bounds_are_inclusive_and_checked_against_the_given_now() {
+        let v = Verifier::aexo("k").unwrap();
+        let now = SystemTime::from(NOW);
+        let window = time::Duration::try_from(v.freshness_window()).unwrap();
+        let skew = time::Duration::try_from(DEFAULT_MAX_FUTURE_SKEW).unwrap();
+        let table = [
+            (NOW, Ok(())),
+            (NOW - window, Ok(())),
+            (NOW - window - time::Duration::seconds(1), Err(Rejection::Stale)),
+            (NOW + skew, Ok(())),
+            (NOW + skew + time::Duration::seconds(1), Err(Rejection::FromFuture)),
+        ];
+        for (created_at, expected) in table {
+            let (headers, body) = delivery(created_at);
+            let got = v.verify_at(&headers, body, now).map(|_| ());
+            assert_eq!(got, expected, "created_at {created_at}");
+        }
+    }
+
+    #[test]
+    fn the_default_window_covers_aexos_whole_retry_span() {
+        // +0, +5 min, +30 min, +2 h after each failure, each failure a 30 s timeout.
+        let span = Duration::from_secs((5 + 30 + 120) * 60 + 4 * 30);
+        assert!(Verifier::aexo("k").unwrap().freshness_window() > span);
+    }
+
+    #[test]
+    fn the_configured_clock_is_used_by_verify() {
+        let clock = crate::ManualClock::new(SystemTime::from(NOW));
+        let v = Verifier::aexo("k").unwrap().clock(clock.clone());
+        let (headers, body) = delivery(NOW);
+        assert!(v.verify(&headers, body.clone()).is_ok());
+        clock.advance(Duration::from_secs(4 * 3600));
+        assert_eq!(v.verify(&headers, body).unwrap_err(), Rejection::Stale);
+    }
+
+    #[test]
+    fn a_bad_signature_is_reported_before_the_envelope_or_the_clock() {
+        // Unauthenticated input learns nothing about what else would fail.
+        let v = Verifier::aexo("k").unwrap();
+        let headers = testing::sign(&Aexo, "other", b"not json");
+        assert_eq!(
+            v.verify(&headers, Bytes::from_static(b"not json")).unwrap_err(),
+            Rejection::BadSignature
+        );
+    }
+
+    #[test]
+    fn verify_refuses_a_body_over_the_limit_even_without_the_layer() {
+        let v = Verifier::aexo("k").unwrap().max_body_bytes(10);
+        let (headers, body) = delivery(NOW);
+        assert_eq!(
+            v.verify_at(&headers, body, SystemTime::from(NOW)).unwrap_err(),
+            Rejection::BodyTooLarge { limit: 10 }
+        );
+    }
+}
