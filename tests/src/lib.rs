@@ -4,6 +4,9 @@
 //!
 //! A case added to [`cases`] runs against every adapter's test.
 
+// Test support: a broken fixture should stop the test run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -166,7 +169,13 @@ struct Row {
 impl Row {
     fn signed(name: &'static str, sender: Sender, body: Bytes) -> Self {
         let headers = header(sender, sig(sender, SECRET, &body));
-        Self { name, sender, body, headers, framing: Framing::Length }
+        Self {
+            name,
+            sender,
+            body,
+            headers,
+            framing: Framing::Length,
+        }
     }
 
     fn with_signature(mut self, value: impl Into<Vec<u8>>) -> Self {
@@ -212,7 +221,8 @@ pub fn cases() -> Vec<Case> {
     if let Some(b) = tampered.iter_mut().find(|b| **b == b'8') {
         *b = b'9'; // 847 -> 947 records
     }
-    let limit_msg = format!("body exceeds the {LIMIT}-byte limit; the receiver can raise it (max_body_bytes)");
+    let limit_msg =
+        format!("body exceeds the {LIMIT}-byte limit; the receiver can raise it (max_body_bytes)");
     let bad = "signature does not match";
     let malformed = "malformed signature header";
     let missing = "missing signature header";
@@ -220,40 +230,110 @@ pub fn cases() -> Vec<Case> {
     vec![
         Row::signed("a valid AEXO delivery is accepted", A, good.clone()).accepted(),
         Row::signed("a valid AXIFI delivery is accepted", X, good_x.clone()).accepted(),
-        Row::signed("a body exactly at the limit is accepted", A, aexo_body("dataset.refreshed", t, Some(LIMIT))).accepted(),
-        Row::signed("a body exactly at the limit is accepted when chunked", A, aexo_body("dataset.refreshed", t, Some(LIMIT)))
-            .framing(Framing::Chunked)
-            .accepted(),
-        Row::signed("a delivery signed with the previous secret is accepted during rotation", A, good.clone())
-            .with_signature(sig(A, OLD_SECRET, &good))
-            .accepted(),
-        Row::signed("an unknown AEXO event type reaches the handler", A, aexo_body("dataset.archived", t, None)).accepted(),
-        Row::signed("an unknown AXIFI event type reaches the handler", X, axifi_body("compound.retired", t)).accepted(),
+        Row::signed(
+            "a body exactly at the limit is accepted",
+            A,
+            aexo_body("dataset.refreshed", t, Some(LIMIT)),
+        )
+        .accepted(),
+        Row::signed(
+            "a body exactly at the limit is accepted when chunked",
+            A,
+            aexo_body("dataset.refreshed", t, Some(LIMIT)),
+        )
+        .framing(Framing::Chunked)
+        .accepted(),
+        Row::signed(
+            "a delivery signed with the previous secret is accepted during rotation",
+            A,
+            good.clone(),
+        )
+        .with_signature(sig(A, OLD_SECRET, &good))
+        .accepted(),
+        Row::signed(
+            "an unknown AEXO event type reaches the handler",
+            A,
+            aexo_body("dataset.archived", t, None),
+        )
+        .accepted(),
+        Row::signed(
+            "an unknown AXIFI event type reaches the handler",
+            X,
+            axifi_body("compound.retired", t),
+        )
+        .accepted(),
         Row::signed("uppercase hex is accepted", A, good.clone())
             .with_signature(String::from_utf8_lossy(&good_sig).to_uppercase())
             .accepted(),
-        Row::signed("a timestamp within the clock allowance ahead is accepted", A, aexo_body("key.created", now() + time::Duration::minutes(4), None)).accepted(),
-        Row::signed("a body with one byte changed is rejected", A, Bytes::from(tampered)).with_signature(good_sig.clone()).rejected(401, bad),
-        Row::signed("a delivery signed with a wrong secret is rejected", A, good.clone())
-            .with_signature(sig(A, "whsec_attacker_guess", &good))
-            .rejected(401, bad),
-        Row { headers: vec![], ..Row::signed("a delivery without a signature header is rejected", A, good.clone()) }.rejected(401, missing),
-        Row::signed("an empty signature header is rejected", A, good.clone()).with_signature("").rejected(401, malformed),
-        Row::signed("sha256= with nothing after it is rejected", X, good_x.clone()).with_signature("sha256=").rejected(401, malformed),
-        Row::signed("the AXIFI prefix on the AEXO header is rejected", A, good.clone())
-            .with_signature([b"sha256=".as_slice(), &good_sig].concat())
+        Row::signed(
+            "a timestamp within the clock allowance ahead is accepted",
+            A,
+            aexo_body("key.created", now() + time::Duration::minutes(4), None),
+        )
+        .accepted(),
+        Row::signed(
+            "a body with one byte changed is rejected",
+            A,
+            Bytes::from(tampered),
+        )
+        .with_signature(good_sig.clone())
+        .rejected(401, bad),
+        Row::signed(
+            "a delivery signed with a wrong secret is rejected",
+            A,
+            good.clone(),
+        )
+        .with_signature(sig(A, "whsec_attacker_guess", &good))
+        .rejected(401, bad),
+        Row {
+            headers: vec![],
+            ..Row::signed(
+                "a delivery without a signature header is rejected",
+                A,
+                good.clone(),
+            )
+        }
+        .rejected(401, missing),
+        Row::signed("an empty signature header is rejected", A, good.clone())
+            .with_signature("")
             .rejected(401, malformed),
-        Row::signed("AXIFI bare hex without its prefix is rejected", X, good_x.clone())
-            .with_signature(sig(A, SECRET, &good_x))
+        Row::signed(
+            "sha256= with nothing after it is rejected",
+            X,
+            good_x.clone(),
+        )
+        .with_signature("sha256=")
+        .rejected(401, malformed),
+        Row::signed(
+            "the AXIFI prefix on the AEXO header is rejected",
+            A,
+            good.clone(),
+        )
+        .with_signature([b"sha256=".as_slice(), &good_sig].concat())
+        .rejected(401, malformed),
+        Row::signed(
+            "AXIFI bare hex without its prefix is rejected",
+            X,
+            good_x.clone(),
+        )
+        .with_signature(sig(A, SECRET, &good_x))
+        .rejected(401, malformed),
+        Row::signed("odd-length hex is rejected", A, good.clone())
+            .with_signature(&good_sig[..63])
             .rejected(401, malformed),
-        Row::signed("odd-length hex is rejected", A, good.clone()).with_signature(&good_sig[..63]).rejected(401, malformed),
         Row::signed("non-hex characters are rejected", A, good.clone())
             .with_signature([&good_sig[..62], b"zz".as_slice()].concat())
             .rejected(401, malformed),
-        Row::signed("a truncated signature is rejected", A, good.clone()).with_signature(&good_sig[..32]).rejected(401, malformed),
-        Row::signed("a signature of the empty body sent with a body is rejected", A, good.clone())
-            .with_signature(sig(A, SECRET, b""))
-            .rejected(401, bad),
+        Row::signed("a truncated signature is rejected", A, good.clone())
+            .with_signature(&good_sig[..32])
+            .rejected(401, malformed),
+        Row::signed(
+            "a signature of the empty body sent with a body is rejected",
+            A,
+            good.clone(),
+        )
+        .with_signature(sig(A, SECRET, b""))
+        .rejected(401, bad),
         Row {
             headers: vec![
                 ("x-aexo-signature".into(), good_sig.clone()),
@@ -265,24 +345,56 @@ pub fn cases() -> Vec<Case> {
         Row::signed("a non-UTF-8 signature header is rejected", A, good.clone())
             .with_signature(vec![0xff; 64])
             .rejected(401, malformed),
-        Row::signed("a body one byte over the limit is rejected by Content-Length", A, aexo_body("dataset.refreshed", t, Some(LIMIT + 1)))
-            .rejected(413, &limit_msg),
-        Row::signed("a chunked body one byte over the limit is rejected while reading", A, aexo_body("dataset.refreshed", t, Some(LIMIT + 1)))
-            .framing(Framing::Chunked)
-            .rejected(413, &limit_msg),
-        Row::signed("a body that stalls past the read timeout is rejected", A, good.clone())
-            .framing(Framing::Stall)
-            .rejected(408, "body was not received within the read timeout"),
-        Row::signed("a stale timestamp is rejected", A, aexo_body("dataset.refreshed", now() - time::Duration::hours(4), None))
-            .rejected(401, "signed timestamp is older than the freshness window"),
-        Row::signed("a timestamp from the future is rejected", A, aexo_body("dataset.refreshed", now() + time::Duration::minutes(30), None))
-            .rejected(401, "signed timestamp is in the future"),
-        Row::signed("a signed body that is not an envelope is rejected", A, Bytes::from_static(b"{\"hello\":\"world\"}"))
-            .rejected(400, "body is signed but is not a valid event envelope"),
+        Row::signed(
+            "a body one byte over the limit is rejected by Content-Length",
+            A,
+            aexo_body("dataset.refreshed", t, Some(LIMIT + 1)),
+        )
+        .rejected(413, &limit_msg),
+        Row::signed(
+            "a chunked body one byte over the limit is rejected while reading",
+            A,
+            aexo_body("dataset.refreshed", t, Some(LIMIT + 1)),
+        )
+        .framing(Framing::Chunked)
+        .rejected(413, &limit_msg),
+        Row::signed(
+            "a body that stalls past the read timeout is rejected",
+            A,
+            good.clone(),
+        )
+        .framing(Framing::Stall)
+        .rejected(408, "body was not received within the read timeout"),
+        Row::signed(
+            "a stale timestamp is rejected",
+            A,
+            aexo_body("dataset.refreshed", now() - time::Duration::hours(4), None),
+        )
+        .rejected(401, "signed timestamp is older than the freshness window"),
+        Row::signed(
+            "a timestamp from the future is rejected",
+            A,
+            aexo_body(
+                "dataset.refreshed",
+                now() + time::Duration::minutes(30),
+                None,
+            ),
+        )
+        .rejected(401, "signed timestamp is in the future"),
+        Row::signed(
+            "a signed body that is not an envelope is rejected",
+            A,
+            Bytes::from_static(b"{\"hello\":\"world\"}"),
+        )
+        .rejected(400, "body is signed but is not a valid event envelope"),
         Row::signed(
             "a known event whose data does not match its type is rejected",
             X,
-            Bytes::from(testing::axifi_body_at("compound.created", serde_json::json!({"id": 5}), t)),
+            Bytes::from(testing::axifi_body_at(
+                "compound.created",
+                serde_json::json!({"id": 5}),
+                t,
+            )),
         )
         .rejected(400, "event data does not match the expected type"),
     ]
@@ -294,7 +406,10 @@ impl Case {
     pub fn request<B>(&self, body: impl FnOnce(&Case) -> B) -> http::Request<B> {
         let mut req = http::Request::post(self.sender.path());
         for (name, value) in &self.headers {
-            req = req.header(name.as_str(), http::HeaderValue::from_bytes(value).expect("header value"));
+            req = req.header(
+                name.as_str(),
+                http::HeaderValue::from_bytes(value).expect("header value"),
+            );
         }
         req = req.header("content-type", "application/json");
         if self.framing != Framing::Chunked {
@@ -316,8 +431,14 @@ impl Case {
         let mut wire = head;
         match self.framing {
             Framing::Length | Framing::Stall => {
-                wire.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
-                let end = if self.framing == Framing::Stall { self.body.len() / 2 } else { self.body.len() };
+                wire.extend_from_slice(
+                    format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes(),
+                );
+                let end = if self.framing == Framing::Stall {
+                    self.body.len() / 2
+                } else {
+                    self.body.len()
+                };
                 wire.extend_from_slice(&self.body[..end]);
             }
             Framing::Chunked => {
@@ -348,14 +469,23 @@ pub async fn read_response(stream: &mut TcpStream) -> (u16, Bytes) {
             break pos + 4;
         }
         let n = stream.read(&mut chunk).await.expect("read head");
-        assert!(n > 0, "connection closed before a response: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed before a response: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
     let length = head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+        k.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())?
     });
     let mut body = buf[head_end..].to_vec();
     loop {
@@ -379,7 +509,10 @@ pub fn check(case: &Case, status: u16, body: &[u8], handled_delta: usize) -> Res
     if let Some(expected) = &case.error {
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(v) if v["error"] == expected.as_str() => {}
-            _ => problems.push(format!("body {:?}, expected error {expected:?}", String::from_utf8_lossy(body))),
+            _ => problems.push(format!(
+                "body {:?}, expected error {expected:?}",
+                String::from_utf8_lossy(body)
+            )),
         }
         for secret in [SECRET, OLD_SECRET] {
             if String::from_utf8_lossy(body).contains(secret) {
@@ -389,7 +522,9 @@ pub fn check(case: &Case, status: u16, body: &[u8], handled_delta: usize) -> Res
     }
     let expected_calls = usize::from(case.handled);
     if handled_delta != expected_calls {
-        problems.push(format!("handler ran {handled_delta} times, expected {expected_calls}"));
+        problems.push(format!(
+            "handler ran {handled_delta} times, expected {expected_calls}"
+        ));
     }
     if problems.is_empty() {
         Ok(())

@@ -1,6 +1,8 @@
 //! The conformance table against the axum adapter: every row through a real
 //! server on 127.0.0.1 and through `oneshot`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::convert::Infallible;
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,8 +52,10 @@ fn body_for(case: &Case) -> Body {
     match case.framing {
         Framing::Length => Body::from(bytes),
         Framing::Chunked => {
-            let chunks: Vec<Result<Bytes, Infallible>> =
-                bytes.chunks(512).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            let chunks: Vec<Result<Bytes, Infallible>> = bytes
+                .chunks(512)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
             Body::from_stream(stream::iter(chunks))
         }
         Framing::Stall => {
@@ -103,12 +107,19 @@ async fn a_stalled_body_is_answered_near_the_read_timeout_not_later() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(axum::serve(listener, app(Calls::default())).into_future());
-    let case = cases().into_iter().find(|c| c.framing == Framing::Stall).unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.framing == Framing::Stall)
+        .unwrap();
     let started = std::time::Instant::now();
     let (status, _) = case.send_raw(addr).await;
     assert_eq!(status, 408);
     // Generous bound: the point is that the connection is not held open.
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     server.abort();
 }
 
@@ -138,7 +149,13 @@ async fn the_handler_gets_the_verified_bytes_without_a_copy() {
         .route(Sender::Aexo.path(), post(same_bytes))
         .layer(WebhookLayer::new(verifier(Sender::Aexo)));
     let case = cases().remove(0);
-    let res = app.oneshot(case.request(|c| Body::from(c.body.clone()))).await.unwrap();
+    let res = app
+        .oneshot(case.request(|c| Body::from(c.body.clone())))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(&res.into_body().collect().await.unwrap().to_bytes()[..], b"same");
+    assert_eq!(
+        &res.into_body().collect().await.unwrap().to_bytes()[..],
+        b"same"
+    );
 }

@@ -9,7 +9,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookgate::events::WebhookEvent;
 
-pub use hookgate::{self, events, scheme, testing, Rejection, Verifier, VerifiedEvent, WebhookLayer};
+pub use hookgate::{
+    self, events, scheme, testing, Rejection, VerifiedEvent, Verifier, WebhookLayer,
+};
 
 /// A verified webhook delivery, with its event parsed as `E`.
 ///

@@ -76,7 +76,10 @@ impl VerifiedEvent {
 
     /// The raw JSON of the envelope's `data` field (a slice of the body).
     pub fn data(&self) -> &[u8] {
-        self.inner.body.get(self.inner.data.clone()).unwrap_or(b"null")
+        self.inner
+            .body
+            .get(self.inner.data.clone())
+            .unwrap_or(b"null")
     }
 
     /// The raw JSON of `data` as shared [`Bytes`], without a copy.
@@ -242,7 +245,9 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
             };
             let duplicate = || de::Error::custom(format_args!("duplicate field `{key}`"));
             match slot {
-                Slot::Id => set(&mut out.id, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?,
+                Slot::Id => {
+                    set(&mut out.id, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?
+                }
                 Slot::Event => {
                     set(&mut out.event, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?
                 }
@@ -323,7 +328,8 @@ mod tests {
             env.timestamp.unwrap(),
             time::macros::datetime!(2026-05-17 08:30:00 UTC)
         );
-        let data: serde_json::Value = serde_json::from_slice(&AEXO_SEED.as_bytes()[env.data]).unwrap();
+        let data: serde_json::Value =
+            serde_json::from_slice(&AEXO_SEED.as_bytes()[env.data]).unwrap();
         assert_eq!(data["records_updated"], 847);
     }
 
@@ -351,7 +357,11 @@ mod tests {
             br#"{"id":"a","event":"e","created_at":"2026-05-17T08:30:00Z","data":{}} trailing"#,
             b"\xff\xfe",
         ] {
-            assert!(read(&fields, body).is_err(), "{:?}", String::from_utf8_lossy(body));
+            assert!(
+                read(&fields, body).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

@@ -88,8 +88,8 @@ impl Rejection {
             Self::FromFuture => "signed timestamp is in the future",
             Self::BodyTooLarge { limit } => {
                 return Cow::Owned(format!(
-                    "body exceeds the {limit}-byte limit; the receiver can raise it (max_body_bytes)"
-                ))
+                "body exceeds the {limit}-byte limit; the receiver can raise it (max_body_bytes)"
+            ))
             }
             Self::BodyTimeout => "body was not received within the read timeout",
             Self::BodyRead => "body could not be read",
@@ -176,6 +176,9 @@ mod tests {
     #[test]
     fn too_large_message_names_the_limit_and_that_it_is_configurable() {
         let msg = Rejection::BodyTooLarge { limit: 4096 }.message();
-        assert!(msg.contains("4096") && msg.contains("max_body_bytes"), "{msg}");
+        assert!(
+            msg.contains("4096") && msg.contains("max_body_bytes"),
+            "{msg}"
+        );
     }
 }

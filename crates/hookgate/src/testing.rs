@@ -24,7 +24,11 @@ use crate::Secret;
 /// The signature header(s) `scheme` sends for `body` with `secret`, as
 /// `(name, value)` pairs. An empty secret signs nothing (an empty list),
 /// since no receiver accepts one.
-pub fn sign(scheme: &dyn Scheme, secret: impl AsRef<[u8]>, body: &[u8]) -> Vec<(&'static str, String)> {
+pub fn sign(
+    scheme: &dyn Scheme,
+    secret: impl AsRef<[u8]>,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
     sign_at(scheme, secret, body, SystemTime::now())
 }
 
@@ -72,7 +76,12 @@ pub fn aexo_body(id: &str, event: &str, data: serde_json::Value) -> Vec<u8> {
 }
 
 /// An AEXO envelope with an explicit `created_at`.
-pub fn aexo_body_at(id: &str, event: &str, data: serde_json::Value, created_at: OffsetDateTime) -> Vec<u8> {
+pub fn aexo_body_at(
+    id: &str,
+    event: &str,
+    data: serde_json::Value,
+    created_at: OffsetDateTime,
+) -> Vec<u8> {
     serde_json::json!({
         "id": id,
         "event": event,

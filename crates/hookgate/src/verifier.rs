@@ -261,9 +261,15 @@ mod tests {
         let table = [
             (NOW, Ok(())),
             (NOW - window, Ok(())),
-            (NOW - window - time::Duration::seconds(1), Err(Rejection::Stale)),
+            (
+                NOW - window - time::Duration::seconds(1),
+                Err(Rejection::Stale),
+            ),
             (NOW + skew, Ok(())),
-            (NOW + skew + time::Duration::seconds(1), Err(Rejection::FromFuture)),
+            (
+                NOW + skew + time::Duration::seconds(1),
+                Err(Rejection::FromFuture),
+            ),
         ];
         for (created_at, expected) in table {
             let (headers, body) = delivery(created_at);
@@ -295,7 +301,8 @@ mod tests {
         let v = Verifier::aexo("k").unwrap();
         let headers = testing::sign(&Aexo, "other", b"not json");
         assert_eq!(
-            v.verify(&headers, Bytes::from_static(b"not json")).unwrap_err(),
+            v.verify(&headers, Bytes::from_static(b"not json"))
+                .unwrap_err(),
             Rejection::BadSignature
         );
     }
@@ -305,7 +312,8 @@ mod tests {
         let v = Verifier::aexo("k").unwrap().max_body_bytes(10);
         let (headers, body) = delivery(NOW);
         assert_eq!(
-            v.verify_at(&headers, body, SystemTime::from(NOW)).unwrap_err(),
+            v.verify_at(&headers, body, SystemTime::from(NOW))
+                .unwrap_err(),
             Rejection::BodyTooLarge { limit: 10 }
         );
     }

@@ -1,6 +1,8 @@
 //! Known-answer vectors computed by openssl (see vectors/make-vectors.sh)
 //! over the senders' own sample payloads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -54,17 +56,30 @@ fn verifier_at_body_time(v: &Vector) -> Verifier {
     }
     .unwrap()
     .clock(clock.clone());
-    let probe = verifier.verify_at(&headers(v, &v.header), v.body.clone(), std::time::SystemTime::UNIX_EPOCH);
+    let probe = verifier.verify_at(
+        &headers(v, &v.header),
+        v.body.clone(),
+        std::time::SystemTime::UNIX_EPOCH,
+    );
     assert_eq!(probe.unwrap_err(), Rejection::FromFuture);
     let json: serde_json::Value = serde_json::from_slice(&v.body).unwrap();
-    let stamp = json.get("created_at").or(json.get("timestamp")).unwrap().as_str().unwrap();
-    let at = time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).unwrap();
+    let stamp = json
+        .get("created_at")
+        .or(json.get("timestamp"))
+        .unwrap()
+        .as_str()
+        .unwrap();
+    let at =
+        time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).unwrap();
     clock.set(std::time::SystemTime::from(at) + Duration::from_secs(30));
     verifier
 }
 
 fn headers(v: &Vector, value: &str) -> Vec<(String, String)> {
-    vec![(scheme(&v.scheme).signature_header().to_owned(), value.to_owned())]
+    vec![(
+        scheme(&v.scheme).signature_header().to_owned(),
+        value.to_owned(),
+    )]
 }
 
 #[test]
@@ -81,23 +96,32 @@ fn signing_reproduces_every_openssl_vector() {
 fn every_openssl_vector_verifies_and_parses_into_typed_events() {
     for v in vectors() {
         let verifier = verifier_at_body_time(&v);
-        let event = verifier.verify(&headers(&v, &v.header), v.body.clone()).unwrap();
+        let event = verifier
+            .verify(&headers(&v, &v.header), v.body.clone())
+            .unwrap();
         match v.scheme.as_str() {
             "aexo" => {
                 assert!(event.id().unwrap().starts_with("wh_"));
                 let typed = AexoEvent::from_verified(&event).unwrap();
                 if let AexoEvent::DatasetRefreshed(d) = typed {
                     assert_eq!(d.dataset_name, "ny-verified-contractors");
-                    assert_eq!((d.records_updated, d.records_added, d.records_removed), (847, 203, 12));
+                    assert_eq!(
+                        (d.records_updated, d.records_added, d.records_removed),
+                        (847, 203, 12)
+                    );
                     assert_eq!(d.refresh_cycle, "monthly");
                 }
             }
             _ => {
                 assert_eq!(event.id(), None);
-                let AxifiEvent::CompoundCreated(c) = AxifiEvent::from_verified(&event).unwrap() else {
+                let AxifiEvent::CompoundCreated(c) = AxifiEvent::from_verified(&event).unwrap()
+                else {
                     panic!("expected compound.created");
                 };
-                assert_eq!((c.id.as_str(), c.name.as_str(), c.category.as_str()), ("compound-123", "Aspirin", "analgesic"));
+                assert_eq!(
+                    (c.id.as_str(), c.name.as_str(), c.category.as_str()),
+                    ("compound-123", "Aspirin", "analgesic")
+                );
                 assert!((c.efficacy - 0.92).abs() < 1e-12);
             }
         }
@@ -112,7 +136,9 @@ fn flipping_any_single_byte_of_a_vector_body_is_rejected() {
             let mut body = v.body.to_vec();
             body[i] ^= 0x01;
             assert_eq!(
-                verifier.verify(&headers(&v, &v.header), body.into()).unwrap_err(),
+                verifier
+                    .verify(&headers(&v, &v.header), body.into())
+                    .unwrap_err(),
                 Rejection::BadSignature,
                 "byte {i} of {}",
                 v.scheme
@@ -123,13 +149,25 @@ fn flipping_any_single_byte_of_a_vector_body_is_rejected() {
 
 #[test]
 fn a_vector_verifies_under_either_rotated_secret_and_reports_which() {
-    let v = vectors().into_iter().find(|v| v.secret == "another-secret-2026").unwrap();
+    let v = vectors()
+        .into_iter()
+        .find(|v| v.secret == "another-secret-2026")
+        .unwrap();
     let base = verifier_at_body_time(&v);
-    let rotated = base.clone().secrets(Secrets::new(["whsec_aexo_test_secret", "another-secret-2026"]).unwrap());
-    let event = rotated.verify(&headers(&v, &v.header), v.body.clone()).unwrap();
+    let rotated = base
+        .clone()
+        .secrets(Secrets::new(["whsec_aexo_test_secret", "another-secret-2026"]).unwrap());
+    let event = rotated
+        .verify(&headers(&v, &v.header), v.body.clone())
+        .unwrap();
     assert_eq!(event.secret_index(), 1);
     let without = base.secrets(Secrets::new(["whsec_aexo_test_secret"]).unwrap());
-    assert_eq!(without.verify(&headers(&v, &v.header), v.body.clone()).unwrap_err(), Rejection::BadSignature);
+    assert_eq!(
+        without
+            .verify(&headers(&v, &v.header), v.body.clone())
+            .unwrap_err(),
+        Rejection::BadSignature
+    );
 }
 
 #[test]
@@ -141,7 +179,9 @@ fn the_seed_node_snippet_semantics_hold_for_re_serialized_json() {
     let value: serde_json::Value = serde_json::from_slice(&v.body).unwrap();
     let pretty = serde_json::to_vec_pretty(&value).unwrap();
     assert_eq!(
-        verifier.verify(&headers(&v, &v.header), pretty.into()).unwrap_err(),
+        verifier
+            .verify(&headers(&v, &v.header), pretty.into())
+            .unwrap_err(),
         Rejection::BadSignature
     );
 }

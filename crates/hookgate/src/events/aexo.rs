@@ -121,7 +121,10 @@ impl WebhookEvent for AexoEnvelope {
             id: event.id().ok_or_else(|| missing("id"))?.to_owned(),
             event: event.event_type().to_owned(),
             created_at: event.timestamp().ok_or_else(|| missing("created_at"))?,
-            api_version: event.api_version().ok_or_else(|| missing("api_version"))?.to_owned(),
+            api_version: event
+                .api_version()
+                .ok_or_else(|| missing("api_version"))?
+                .to_owned(),
             data: AexoEvent::from_verified(event)?,
         })
     }

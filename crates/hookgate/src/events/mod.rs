@@ -96,4 +96,3 @@ fn unknown(event: &str, data: &[u8]) -> Result<UnknownEvent, serde_json::Error> 
         data: serde_json::from_slice(data)?,
     })
 }
-

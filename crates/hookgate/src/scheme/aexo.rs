@@ -1,8 +1,6 @@
 use std::time::Duration;
 
-use super::{
-    single_header, EnvelopeFields, Scheme, SignInput, SignatureParts, RETRY_SPAN_WINDOW,
-};
+use super::{single_header, EnvelopeFields, Scheme, SignInput, SignatureParts, RETRY_SPAN_WINDOW};
 use crate::headers::Headers;
 use crate::{Rejection, Secret};
 

@@ -282,7 +282,10 @@ mod tests {
         for _ in 0..MAX_TAGS {
             parts.push_tag([1; TAG_LEN]).unwrap();
         }
-        assert_eq!(parts.push_tag([1; TAG_LEN]), Err(Rejection::MalformedSignature));
+        assert_eq!(
+            parts.push_tag([1; TAG_LEN]),
+            Err(Rejection::MalformedSignature)
+        );
         for _ in 0..MAX_PREFIX_PARTS {
             parts.push_prefix(b".").unwrap();
         }
