@@ -532,3 +532,8 @@ pub fn check(case: &Case, status: u16, body: &[u8], handled_delta: usize) -> Res
         Err(format!("{}: {}", case.name, problems.join("; ")))
     }
 }
+
+/// The workspace README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

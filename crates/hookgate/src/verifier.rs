@@ -317,4 +317,40 @@ mod tests {
             Rejection::BodyTooLarge { limit: 10 }
         );
     }
+
+    #[test]
+    fn arbitrary_headers_and_bodies_never_panic() {
+        // A small deterministic generator (xorshift) over mutations of a
+        // valid delivery: truncations, byte flips, odd header values.
+        let v = Verifier::aexo("k").unwrap().max_body_bytes(4096);
+        let (headers, body) = delivery(NOW);
+        let sig = headers[0].1.clone().into_bytes();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut b = body.to_vec();
+            let mut s = sig.clone();
+            match next() % 6 {
+                0 => b.truncate((next() as usize) % (b.len() + 1)),
+                1 => {
+                    let i = (next() as usize) % b.len();
+                    b[i] = next() as u8;
+                }
+                2 => s.truncate((next() as usize) % (s.len() + 1)),
+                3 => {
+                    let i = (next() as usize) % s.len();
+                    s[i] = next() as u8;
+                }
+                4 => b = (0..(next() % 64)).map(|_| next() as u8).collect(),
+                _ => s.extend((0..(next() % 8)).map(|_| next() as u8)),
+            }
+            let headers = vec![("x-aexo-signature", s)];
+            let _ = v.verify_at(&headers, Bytes::from(b), SystemTime::from(NOW));
+        }
+    }
 }

@@ -142,6 +142,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,hookgate=debug".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let options = match parse_args() {
         Ok(options) => options,
