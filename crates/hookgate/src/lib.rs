@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod clock;
+pub mod dedupe;
 mod envelope;
 mod error;
 pub mod events;

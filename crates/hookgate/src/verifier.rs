@@ -132,6 +132,11 @@ impl Verifier {
         self.freshness
     }
 
+    /// How far ahead of our clock a signed timestamp may be.
+    pub fn future_skew(&self) -> Duration {
+        self.max_future_skew
+    }
+
     /// The body limit in bytes.
     pub fn body_limit(&self) -> usize {
         self.max_body_bytes

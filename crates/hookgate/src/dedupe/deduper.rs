@@ -1,0 +1,510 @@
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use sha2::{Digest, Sha256};
+
+use super::store::{Claim, DedupeStore, StoreError, Token};
+use crate::headers::{HeaderValue, Headers};
+use crate::{error_body, ConfigError, VerifiedEvent, Verifier};
+
+/// Default lease of an in-flight claim: longer than the default handler
+/// deadline (25 s), so a live handler never loses its claim, and short
+/// enough that a crashed process blocks an id for one minute at most.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// Default `Retry-After` for 409 (in flight) and 503 (store unavailable).
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The response header that marks a dedupe answer (`duplicate`, `in-flight`).
+pub const DEDUPE_HEADER: &str = "hookgate-dedupe";
+
+/// Where the dedupe key of a delivery comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// The envelope's event id (AEXO's `id`).
+    EventId,
+    /// A request header, e.g. a delivery id header.
+    Header(String),
+    /// SHA-256 of the raw body: for senders without an event id (AXIFI).
+    /// A retry must send the same bytes, which senders that sign the body do.
+    BodySha256,
+}
+
+impl KeySource {
+    /// The default for a verifier: the event id when its envelope has one,
+    /// the body's SHA-256 otherwise.
+    pub fn default_for(verifier: &Verifier) -> Self {
+        if verifier.scheme().envelope().id.is_some() {
+            Self::EventId
+        } else {
+            Self::BodySha256
+        }
+    }
+}
+
+/// What happens when the store cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnStoreError {
+    /// 503 with `Retry-After`; the handler is not called. The default.
+    #[default]
+    FailClosed,
+    /// Call the handler without a claim, logging each pass at `warn`.
+    /// Duplicates may then be processed twice.
+    FailOpen,
+}
+
+/// The framework-free dedupe logic: key derivation, claim, and the answer
+/// for each state. The tower layer and the adapters only translate it.
+/// Cloning is cheap (the store is shared).
+pub struct Deduper<St> {
+    store: Arc<St>,
+    namespace: Arc<str>,
+    key: KeySource,
+    lease: Duration,
+    retention: Duration,
+    on_error: OnStoreError,
+    retry_after: Duration,
+}
+
+impl<St> Clone for Deduper<St> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            namespace: self.namespace.clone(),
+            key: self.key.clone(),
+            lease: self.lease,
+            retention: self.retention,
+            on_error: self.on_error,
+            retry_after: self.retry_after,
+        }
+    }
+}
+
+impl<St> fmt::Debug for Deduper<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deduper")
+            .field("namespace", &self.namespace)
+            .field("key", &self.key)
+            .field("lease", &self.lease)
+            .field("retention", &self.retention)
+            .field("on_error", &self.on_error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Deduper`]; checked against the route's [`Verifier`].
+#[derive(Debug)]
+#[must_use]
+pub struct DeduperBuilder<St> {
+    store: St,
+    namespace: Option<String>,
+    key: Option<KeySource>,
+    lease: Duration,
+    retention: Option<Duration>,
+    on_error: OnStoreError,
+    retry_after: Duration,
+}
+
+impl<St: DedupeStore> Deduper<St> {
+    /// Starts a dedupe configuration on `store`.
+    pub fn builder(store: St) -> DeduperBuilder<St> {
+        DeduperBuilder {
+            store,
+            namespace: None,
+            key: None,
+            lease: DEFAULT_LEASE,
+            retention: None,
+            on_error: OnStoreError::default(),
+            retry_after: DEFAULT_RETRY_AFTER,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &St {
+        &self.store
+    }
+
+    /// How long a processed id is remembered.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    /// How long an in-flight claim lasts without a commit or release.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// The namespaced key of a delivery, or the reason it has none.
+    pub fn key_for(
+        &self,
+        event: &VerifiedEvent,
+        headers: &dyn Headers,
+    ) -> Result<String, DedupeOutcome> {
+        let raw: Result<String, &'static str> = match &self.key {
+            KeySource::EventId => event.id().map(str::to_owned).ok_or("no event id"),
+            KeySource::Header(name) => match headers.header(name) {
+                HeaderValue::One(v) if !v.is_empty() => {
+                    std::str::from_utf8(v).map(str::to_owned).map_err(|_| "non-UTF-8 key header")
+                }
+                HeaderValue::Many => Err("key header sent more than once"),
+                _ => Err("no key header"),
+            },
+            KeySource::BodySha256 => Ok(format!("sha256:{}", hex::encode(Sha256::digest(event.body())))),
+        };
+        match raw {
+            Ok(key) => Ok(format!("{}:{key}", self.namespace)),
+            Err(why) => {
+                tracing::warn!(namespace = %self.namespace, key = ?self.key, why, "delivery has no dedupe key");
+                Err(DedupeOutcome::MissingKey)
+            }
+        }
+    }
+
+    /// Claims a key from [`key_for`](Self::key_for): run the handler, or
+    /// answer without it.
+    pub async fn claim(&self, key: String) -> Decision<St> {
+        match self.store.claim(&key, self.lease).await {
+            Ok(Claim::New(token)) => Decision::Run(ClaimGuard {
+                store: Some(self.store.clone()),
+                key,
+                token,
+                retention: self.retention,
+            }),
+            Ok(Claim::Done) => {
+                tracing::info!(%key, "duplicate of a processed event answered 200");
+                Decision::Respond(DedupeOutcome::Duplicate)
+            }
+            Ok(Claim::InFlight) => {
+                tracing::info!(%key, "duplicate of an event in flight answered 409");
+                Decision::Respond(DedupeOutcome::InFlight {
+                    retry_after: self.retry_after,
+                })
+            }
+            Err(error) => match self.on_error {
+                OnStoreError::FailClosed => {
+                    tracing::error!(%key, %error, "dedupe store unavailable: answering 503");
+                    Decision::Respond(DedupeOutcome::Unavailable {
+                        retry_after: self.retry_after,
+                    })
+                }
+                OnStoreError::FailOpen => {
+                    tracing::warn!(%key, %error, "dedupe store unavailable: fail-open, running the handler without a claim");
+                    Decision::RunUnclaimed
+                }
+            },
+        }
+    }
+}
+
+impl<St: DedupeStore> DeduperBuilder<St> {
+    /// Prefix of every key (default: the scheme's name). Give two routes of
+    /// the same sender different namespaces only if they are different accounts.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Where the key comes from (default: [`KeySource::default_for`]).
+    pub fn key(mut self, key: KeySource) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Lease of an in-flight claim (default 60 s). Keep it longer than the
+    /// handler deadline.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long a processed id is remembered (default: the verifier's
+    /// freshness window plus its future-skew allowance, the least that
+    /// closes the replay window).
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// What to do when the store is unreachable (default: fail closed).
+    pub fn on_store_error(mut self, on_error: OnStoreError) -> Self {
+        self.on_error = on_error;
+        self
+    }
+
+    /// `Retry-After` on 409 and 503 (default 30 s).
+    pub fn retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Checks the configuration against the route's verifier.
+    ///
+    /// Refuses a retention shorter than the freshness window plus the
+    /// future-skew allowance: a delivery is accepted for that long, and an id
+    /// forgotten earlier could be replayed and processed again.
+    pub fn build(self, verifier: &Verifier) -> Result<Deduper<St>, ConfigError> {
+        let needed = verifier.freshness_window() + verifier.future_skew();
+        let retention = self.retention.unwrap_or(needed);
+        if retention < needed {
+            return Err(ConfigError::Invalid(format!(
+                "dedupe retention {retention:?} is shorter than the {} freshness window plus clock \
+                 allowance ({needed:?}): a delivery replayed after its id is forgotten but while its \
+                 timestamp is still accepted would be processed again; raise the retention or \
+                 shorten the freshness window",
+                verifier.scheme().name()
+            )));
+        }
+        if self.lease.is_zero() {
+            return Err(ConfigError::Invalid("dedupe lease must be longer than zero".into()));
+        }
+        Ok(Deduper {
+            store: Arc::new(self.store),
+            namespace: self
+                .namespace
+                .unwrap_or_else(|| verifier.scheme().name().to_owned())
+                .into(),
+            key: self.key.unwrap_or_else(|| KeySource::default_for(verifier)),
+            lease: self.lease,
+            retention,
+            on_error: self.on_error,
+            retry_after: self.retry_after,
+        })
+    }
+}
+
+/// What to do with a delivery after its claim.
+#[derive(Debug)]
+pub enum Decision<St: DedupeStore> {
+    /// New: run the handler, then [`ClaimGuard::commit`] on 2xx or
+    /// [`ClaimGuard::release`] otherwise (dropping the guard releases too).
+    Run(ClaimGuard<St>),
+    /// Answer without running the handler.
+    Respond(DedupeOutcome),
+    /// The store is down and the route fails open: run without a claim.
+    RunUnclaimed,
+}
+
+/// An answer the dedupe step gives instead of the handler's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DedupeOutcome {
+    /// Already processed: 200, so the sender stops retrying.
+    Duplicate,
+    /// Being processed by another delivery: 409 with `Retry-After`.
+    InFlight {
+        /// The `Retry-After` to send.
+        retry_after: Duration,
+    },
+    /// The store is unreachable: 503 with `Retry-After`.
+    Unavailable {
+        /// The `Retry-After` to send.
+        retry_after: Duration,
+    },
+    /// The configured key is missing from the delivery: 400.
+    MissingKey,
+    /// The handler panicked: 500, claim released.
+    HandlerPanicked,
+    /// No verified event on the request (the verifying layer is missing): 500.
+    NotVerified,
+}
+
+impl DedupeOutcome {
+    /// The status the sender sees.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Duplicate => StatusCode::OK,
+            Self::InFlight { .. } => StatusCode::CONFLICT,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MissingKey => StatusCode::BAD_REQUEST,
+            Self::HandlerPanicked | Self::NotVerified => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Headers to add: the dedupe marker and `Retry-After` where it applies.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let secs = |d: &Duration| d.as_secs().max(1).to_string();
+        match self {
+            Self::Duplicate => vec![(DEDUPE_HEADER, "duplicate".into())],
+            Self::InFlight { retry_after } => vec![
+                (DEDUPE_HEADER, "in-flight".into()),
+                ("retry-after", secs(retry_after)),
+            ],
+            Self::Unavailable { retry_after } => vec![("retry-after", secs(retry_after))],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The JSON body.
+    pub fn json_body(&self) -> Bytes {
+        match self {
+            Self::Duplicate => Bytes::from_static(b"{\"duplicate\":true}"),
+            Self::InFlight { .. } => error_body("this event is being processed; retry later"),
+            Self::Unavailable { .. } => error_body("dedupe store unavailable; retry later"),
+            Self::MissingKey => error_body("delivery has no dedupe key"),
+            Self::HandlerPanicked => error_body("handler failed"),
+            Self::NotVerified => error_body(
+                "server misconfiguration: the dedupe layer needs hookgate's WebhookLayer outside it",
+            ),
+        }
+    }
+}
+
+/// The claim held while the handler runs.
+///
+/// Finish it with [`commit`](Self::commit) (handler answered 2xx) or
+/// [`release`](Self::release). If it is dropped unfinished (the handler
+/// panicked, timed out, or the sender hung up and the request future was
+/// dropped), the drop releases the claim on a spawned task, without any help
+/// from the handler; if no runtime is there to run it, the lease expires.
+pub struct ClaimGuard<St: DedupeStore> {
+    store: Option<Arc<St>>,
+    key: String,
+    token: Token,
+    retention: Duration,
+}
+
+impl<St: DedupeStore> fmt::Debug for ClaimGuard<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClaimGuard")
+            .field("key", &self.key)
+            .field("token", &self.token)
+            .field("finished", &self.store.is_none())
+            .finish()
+    }
+}
+
+impl<St: DedupeStore> ClaimGuard<St> {
+    /// The namespaced key held.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The handler succeeded: remember the id as done.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let Some(store) = self.store.take() else {
+            return Ok(());
+        };
+        let result = store.commit(&self.key, self.token, self.retention).await;
+        if let Err(error) = &result {
+            // The handler's success stands; the claim lapses with its lease.
+            tracing::error!(key = %self.key, %error, "could not mark the event done; a retry after the lease may run it again");
+        }
+        result
+    }
+
+    /// The handler did not succeed: forget the claim so the retry is processed.
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        let Some(store) = self.store.take() else {
+            return Ok(());
+        };
+        let result = store.release(&self.key, self.token).await;
+        if let Err(error) = &result {
+            tracing::error!(key = %self.key, %error, "could not release the claim; it lapses with its lease");
+        }
+        result
+    }
+}
+
+impl<St: DedupeStore> Drop for ClaimGuard<St> {
+    fn drop(&mut self) {
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        let token = self.token;
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                tracing::info!(%key, "request ended before the handler finished: releasing the claim");
+                handle.spawn(async move {
+                    if let Err(error) = store.release(&key, token).await {
+                        tracing::error!(%key, %error, "could not release the claim; it lapses with its lease");
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::warn!(%key, "claim dropped outside a runtime; it lapses with its lease");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedupe::MemoryStore;
+    use crate::scheme::{Aexo, Axifi};
+    use crate::{testing, Secrets};
+
+    fn verified(verifier: &Verifier, body: Vec<u8>) -> VerifiedEvent {
+        let headers = testing::sign(verifier.scheme(), "k", &body);
+        verifier.verify(&headers, body.into()).unwrap()
+    }
+
+    #[test]
+    fn a_retention_shorter_than_freshness_plus_skew_is_refused_with_the_reason() {
+        let v = Verifier::aexo("k").unwrap();
+        let short = v.freshness_window();
+        let err = Deduper::builder(MemoryStore::new())
+            .retention(short)
+            .build(&v)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("freshness window") && text.contains("replayed"), "{text}");
+        let ok = Deduper::builder(MemoryStore::new())
+            .retention(v.freshness_window() + v.future_skew())
+            .build(&v)
+            .unwrap();
+        assert_eq!(ok.retention(), v.freshness_window() + v.future_skew());
+        let default = Deduper::builder(MemoryStore::new()).build(&v).unwrap();
+        assert_eq!(default.retention(), ok.retention());
+    }
+
+    #[test]
+    fn keys_are_namespaced_per_scheme_and_derived_per_source() {
+        let aexo = Verifier::aexo("k").unwrap();
+        let axifi = Verifier::new(Axifi, Secrets::single("k").unwrap());
+        let a_body = testing::aexo_body("wh_9", "key.created", serde_json::json!({}));
+        let x_body = testing::axifi_body("compound.created", serde_json::json!({}));
+        let a = Deduper::builder(MemoryStore::new()).build(&aexo).unwrap();
+        let x = Deduper::builder(MemoryStore::new()).build(&axifi).unwrap();
+        let none: Vec<(&str, &str)> = vec![];
+        assert_eq!(a.key_for(&verified(&aexo, a_body.clone()), &none).unwrap(), "aexo:wh_9");
+        let x_key = x.key_for(&verified(&axifi, x_body.clone()), &none).unwrap();
+        assert_eq!(x_key, format!("axifi:sha256:{}", hex::encode(Sha256::digest(&x_body))));
+
+        let by_header = Deduper::builder(MemoryStore::new())
+            .key(KeySource::Header("x-delivery-id".into()))
+            .namespace("tenant-7")
+            .build(&aexo)
+            .unwrap();
+        let event = verified(&aexo, a_body);
+        assert_eq!(
+            by_header.key_for(&event, &vec![("X-Delivery-Id", "d1")]).unwrap(),
+            "tenant-7:d1"
+        );
+        assert_eq!(by_header.key_for(&event, &none), Err(DedupeOutcome::MissingKey));
+        assert_eq!(
+            by_header.key_for(&event, &vec![("x-delivery-id", "a"), ("x-delivery-id", "b")]),
+            Err(DedupeOutcome::MissingKey)
+        );
+        let _ = Aexo;
+    }
+
+    #[test]
+    fn outcomes_carry_the_status_marker_and_retry_after() {
+        let d = DedupeOutcome::Duplicate;
+        assert_eq!(d.status(), 200);
+        assert_eq!(d.headers(), vec![(DEDUPE_HEADER, "duplicate".to_owned())]);
+        let f = DedupeOutcome::InFlight { retry_after: Duration::from_secs(30) };
+        assert_eq!(f.status(), 409);
+        assert!(f.headers().contains(&("retry-after", "30".to_owned())));
+        let u = DedupeOutcome::Unavailable { retry_after: Duration::from_millis(10) };
+        assert_eq!(u.status(), 503);
+        assert!(u.headers().contains(&("retry-after", "1".to_owned())));
+    }
+}
