@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod redis_server;
+
 /// The current secret of both test routes.
 pub const SECRET: &str = "whsec_conformance_current";
 /// The previous secret, still accepted on the AEXO route (rotation).
@@ -454,14 +456,41 @@ impl Case {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         // One write: the server may answer (413) before reading the body.
         let _ = stream.write_all(&wire).await;
-        tokio::time::timeout(Duration::from_secs(10), read_response(&mut stream))
+        let reply = tokio::time::timeout(Duration::from_secs(10), read_response(&mut stream))
             .await
-            .expect("response within 10 s")
+            .expect("response within 10 s");
+        (reply.status, reply.body)
+    }
+}
+
+/// A response read off the wire.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Header lines, names in lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
     }
 }
 
 /// Reads one HTTP/1.1 response (Content-Length or to EOF).
-pub async fn read_response(stream: &mut TcpStream) -> (u16, Bytes) {
+pub async fn read_response(stream: &mut TcpStream) -> Reply {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -482,11 +511,18 @@ pub async fn read_response(stream: &mut TcpStream) -> (u16, Bytes) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status");
-    let length = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("content-length")
-            .then(|| v.trim().parse::<usize>().ok())?
-    });
+    let headers: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
     let mut body = buf[head_end..].to_vec();
     loop {
         if length.is_some_and(|len| body.len() >= len) {
@@ -497,7 +533,36 @@ pub async fn read_response(stream: &mut TcpStream) -> (u16, Bytes) {
             Ok(n) => body.extend_from_slice(&chunk[..n]),
         }
     }
-    (status, Bytes::from(body))
+    Reply {
+        status,
+        headers,
+        body: Bytes::from(body),
+    }
+}
+
+/// POSTs `body` with `headers` to `addr` over a fresh connection.
+pub async fn post(addr: SocketAddr, path: &str, headers: &[(&str, String)], body: &[u8]) -> Reply {
+    let mut wire = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    for (name, value) in headers {
+        wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    wire.extend_from_slice(b"\r\n");
+    wire.extend_from_slice(body);
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.write_all(&wire).await;
+    tokio::time::timeout(Duration::from_secs(20), read_response(&mut stream))
+        .await
+        .expect("response within 20 s")
+}
+
+/// POSTs a delivery signed for `sender` with `secret`.
+pub async fn post_signed(addr: SocketAddr, sender: Sender, secret: &str, body: &[u8]) -> Reply {
+    let headers = testing::sign(sender.scheme(), secret, body);
+    post(addr, sender.path(), &headers, body).await
 }
 
 /// Checks a response against the case; returns a description of the mismatch.

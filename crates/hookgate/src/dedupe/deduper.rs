@@ -148,13 +148,16 @@ impl<St: DedupeStore> Deduper<St> {
         let raw: Result<String, &'static str> = match &self.key {
             KeySource::EventId => event.id().map(str::to_owned).ok_or("no event id"),
             KeySource::Header(name) => match headers.header(name) {
-                HeaderValue::One(v) if !v.is_empty() => {
-                    std::str::from_utf8(v).map(str::to_owned).map_err(|_| "non-UTF-8 key header")
-                }
+                HeaderValue::One(v) if !v.is_empty() => std::str::from_utf8(v)
+                    .map(str::to_owned)
+                    .map_err(|_| "non-UTF-8 key header"),
                 HeaderValue::Many => Err("key header sent more than once"),
                 _ => Err("no key header"),
             },
-            KeySource::BodySha256 => Ok(format!("sha256:{}", hex::encode(Sha256::digest(event.body())))),
+            KeySource::BodySha256 => Ok(format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(event.body()))
+            )),
         };
         match raw {
             Ok(key) => Ok(format!("{}:{key}", self.namespace)),
@@ -260,7 +263,9 @@ impl<St: DedupeStore> DeduperBuilder<St> {
             )));
         }
         if self.lease.is_zero() {
-            return Err(ConfigError::Invalid("dedupe lease must be longer than zero".into()));
+            return Err(ConfigError::Invalid(
+                "dedupe lease must be longer than zero".into(),
+            ));
         }
         Ok(Deduper {
             store: Arc::new(self.store),
@@ -454,7 +459,10 @@ mod tests {
             .build(&v)
             .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("freshness window") && text.contains("replayed"), "{text}");
+        assert!(
+            text.contains("freshness window") && text.contains("replayed"),
+            "{text}"
+        );
         let ok = Deduper::builder(MemoryStore::new())
             .retention(v.freshness_window() + v.future_skew())
             .build(&v)
@@ -473,9 +481,15 @@ mod tests {
         let a = Deduper::builder(MemoryStore::new()).build(&aexo).unwrap();
         let x = Deduper::builder(MemoryStore::new()).build(&axifi).unwrap();
         let none: Vec<(&str, &str)> = vec![];
-        assert_eq!(a.key_for(&verified(&aexo, a_body.clone()), &none).unwrap(), "aexo:wh_9");
+        assert_eq!(
+            a.key_for(&verified(&aexo, a_body.clone()), &none).unwrap(),
+            "aexo:wh_9"
+        );
         let x_key = x.key_for(&verified(&axifi, x_body.clone()), &none).unwrap();
-        assert_eq!(x_key, format!("axifi:sha256:{}", hex::encode(Sha256::digest(&x_body))));
+        assert_eq!(
+            x_key,
+            format!("axifi:sha256:{}", hex::encode(Sha256::digest(&x_body)))
+        );
 
         let by_header = Deduper::builder(MemoryStore::new())
             .key(KeySource::Header("x-delivery-id".into()))
@@ -484,12 +498,20 @@ mod tests {
             .unwrap();
         let event = verified(&aexo, a_body);
         assert_eq!(
-            by_header.key_for(&event, &vec![("X-Delivery-Id", "d1")]).unwrap(),
+            by_header
+                .key_for(&event, &vec![("X-Delivery-Id", "d1")])
+                .unwrap(),
             "tenant-7:d1"
         );
-        assert_eq!(by_header.key_for(&event, &none), Err(DedupeOutcome::MissingKey));
         assert_eq!(
-            by_header.key_for(&event, &vec![("x-delivery-id", "a"), ("x-delivery-id", "b")]),
+            by_header.key_for(&event, &none),
+            Err(DedupeOutcome::MissingKey)
+        );
+        assert_eq!(
+            by_header.key_for(
+                &event,
+                &vec![("x-delivery-id", "a"), ("x-delivery-id", "b")]
+            ),
             Err(DedupeOutcome::MissingKey)
         );
         let _ = Aexo;
@@ -500,10 +522,14 @@ mod tests {
         let d = DedupeOutcome::Duplicate;
         assert_eq!(d.status(), 200);
         assert_eq!(d.headers(), vec![(DEDUPE_HEADER, "duplicate".to_owned())]);
-        let f = DedupeOutcome::InFlight { retry_after: Duration::from_secs(30) };
+        let f = DedupeOutcome::InFlight {
+            retry_after: Duration::from_secs(30),
+        };
         assert_eq!(f.status(), 409);
         assert!(f.headers().contains(&("retry-after", "30".to_owned())));
-        let u = DedupeOutcome::Unavailable { retry_after: Duration::from_millis(10) };
+        let u = DedupeOutcome::Unavailable {
+            retry_after: Duration::from_millis(10),
+        };
         assert_eq!(u.status(), 503);
         assert!(u.headers().contains(&("retry-after", "1".to_owned())));
     }

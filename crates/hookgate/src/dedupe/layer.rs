@@ -75,7 +75,10 @@ pub fn outcome_response(outcome: &DedupeOutcome) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(outcome.json_body()));
     *res.status_mut() = outcome.status();
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (name, value) in outcome.headers() {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), value);
@@ -108,7 +111,9 @@ where
         Box::pin(async move {
             let respond = |o: DedupeOutcome| Ok(outcome_response(&o).map(Either::Right));
             let Some(event) = req.extensions().get::<VerifiedEvent>().cloned() else {
-                tracing::error!("dedupe layer without a verified event: put WebhookLayer outside DedupeLayer");
+                tracing::error!(
+                    "dedupe layer without a verified event: put WebhookLayer outside DedupeLayer"
+                );
                 return respond(DedupeOutcome::NotVerified);
             };
             let key = match deduper.key_for(&event, req.headers()) {
@@ -141,7 +146,10 @@ where
                     Err(error)
                 }
                 Err(_panic) => {
-                    tracing::error!(key = guard.key(), "handler panicked: claim released, answering 500");
+                    tracing::error!(
+                        key = guard.key(),
+                        "handler panicked: claim released, answering 500"
+                    );
                     let _ = guard.release().await;
                     respond(DedupeOutcome::HandlerPanicked)
                 }

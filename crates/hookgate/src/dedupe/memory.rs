@@ -232,9 +232,17 @@ mod tests {
         clock.advance(LEASE);
         let new = token(s.claim_now("a", LEASE));
         s.release_now("a", old);
-        assert_eq!(s.claim_now("a", LEASE), Claim::InFlight, "old holder released the new claim");
+        assert_eq!(
+            s.claim_now("a", LEASE),
+            Claim::InFlight,
+            "old holder released the new claim"
+        );
         s.commit_now("a", old, RETAIN);
-        assert_eq!(s.claim_now("a", LEASE), Claim::InFlight, "old holder committed the new claim");
+        assert_eq!(
+            s.claim_now("a", LEASE),
+            Claim::InFlight,
+            "old holder committed the new claim"
+        );
         s.commit_now("a", new, RETAIN);
         assert_eq!(s.claim_now("a", LEASE), Claim::Done);
     }

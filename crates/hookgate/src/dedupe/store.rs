@@ -103,8 +103,11 @@ pub trait DedupeStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Removes the claim on `key`, if `token` still holds it.
-    fn release(&self, key: &str, token: Token)
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release(
+        &self,
+        key: &str,
+        token: Token,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 impl<T: DedupeStore> DedupeStore for std::sync::Arc<T> {
