@@ -2,7 +2,8 @@
 //!
 //! A verified AEXO and AXIFI webhook receiver. It logs each verified event
 //! and answers per hookgate's status table; forged, stale, oversized or slow
-//! deliveries never reach the handlers.
+//! deliveries never reach the handlers, and a duplicate of a processed event
+//! is answered 200 without reaching them again (in-memory dedupe).
 //!
 //! Secrets come from the environment:
 //!   AEXO_WEBHOOK_SECRET            AEXO's signing secret
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hookgate::dedupe::MemoryStore;
 use hookgate::events::{AexoEvent, AxifiEvent};
 use hookgate::scheme::{Aexo, Axifi};
 use hookgate::{Secrets, Verifier};
@@ -122,15 +124,17 @@ fn build(options: &Options) -> Result<Router, String> {
     )?;
     let aexo = Verifier::new(Aexo, Secrets::new(aexo_secrets).map_err(|e| e.to_string())?);
     let axifi = Verifier::new(Axifi, Secrets::single(axifi).map_err(|e| e.to_string())?);
+    // Verified, then de-duplicated in memory: a retried or replayed event
+    // reaches its handler once.
+    let aexo = WebhookLayer::new(aexo)
+        .with_dedupe(MemoryStore::new())
+        .map_err(|e| e.to_string())?;
+    let axifi = WebhookLayer::new(axifi)
+        .with_dedupe(MemoryStore::new())
+        .map_err(|e| e.to_string())?;
     Ok(Router::new()
-        .route(
-            "/webhooks/aexo",
-            post(on_aexo).layer(WebhookLayer::new(aexo)),
-        )
-        .route(
-            "/webhooks/axifi",
-            post(on_axifi).layer(WebhookLayer::new(axifi)),
-        )
+        .route("/webhooks/aexo", post(on_aexo).layer(aexo))
+        .route("/webhooks/axifi", post(on_axifi).layer(axifi))
         .route("/healthz", get(|| async { "ok" })))
 }
 

@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 
 use hookgate::scheme::{Aexo, Axifi, Scheme};
 use hookgate::testing;
-use tokio::io::AsyncWriteExt;
 
 fn receiver() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_axum-receiver"));
@@ -57,20 +56,17 @@ fn start(cmd: &mut Command) -> Running {
 }
 
 async fn post(addr: SocketAddr, path: &str, scheme: &dyn Scheme, secret: &str, body: &[u8]) -> u16 {
-    let mut wire = format!(
-        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in testing::sign(scheme, secret, body) {
-        wire.push_str(&format!("{name}: {value}\r\n"));
-    }
-    wire.push_str("\r\n");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(wire.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    hookgate_conformance::read_response(&mut stream)
-        .await
-        .status
+    post_reply(addr, path, scheme, secret, body).await.status
+}
+
+async fn post_reply(
+    addr: SocketAddr,
+    path: &str,
+    scheme: &dyn Scheme,
+    secret: &str,
+    body: &[u8],
+) -> hookgate_conformance::Reply {
+    hookgate_conformance::post(addr, path, &testing::sign(scheme, secret, body), body).await
 }
 
 #[test]
@@ -181,5 +177,23 @@ async fn secrets_from_the_environment_replace_the_dev_ones_and_rotation_works() 
         )
         .await,
         401
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_answered_as_a_duplicate() {
+    let running = start(receiver().arg("--dev-secrets"));
+    let body = testing::aexo_body(
+        "wh_ex_dup",
+        "key.revoked",
+        serde_json::json!({"key_id": "k"}),
+    );
+    let secret = "hookgate-dev-aexo-secret";
+    let first = post_reply(running.addr, "/webhooks/aexo", &Aexo, secret, &body).await;
+    assert_eq!((first.status, first.header("hookgate-dedupe")), (200, None));
+    let again = post_reply(running.addr, "/webhooks/aexo", &Aexo, secret, &body).await;
+    assert_eq!(
+        (again.status, again.header("hookgate-dedupe")),
+        (200, Some("duplicate"))
     );
 }

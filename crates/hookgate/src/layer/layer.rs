@@ -1,6 +1,8 @@
+use tower::layer::util::Stack;
 use tower::Layer;
 
 use super::VerifyWebhook;
+use crate::dedupe::{DedupeLayer, DedupeStore, Deduper};
 use crate::{ConfigError, Verifier};
 
 /// Applies [`VerifyWebhook`] to a service. Holds only configuration and is
@@ -34,6 +36,18 @@ impl WebhookLayer {
     /// The verifier.
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// This layer with de-duplication inside it, on `store` with the default
+    /// settings for this verifier (key, retention, lease): one `.layer(...)`
+    /// for a verified, de-duplicated route. For other settings build a
+    /// [`Deduper`] and stack a [`DedupeLayer`] yourself.
+    pub fn with_dedupe<St: DedupeStore>(
+        self,
+        store: St,
+    ) -> Result<Stack<DedupeLayer<St>, WebhookLayer>, ConfigError> {
+        let deduper = Deduper::builder(store).build(&self.verifier)?;
+        Ok(Stack::new(DedupeLayer::new(deduper), self))
     }
 }
 
