@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use hookgate::events::WebhookEvent;
 
 pub use hookgate::{
-    self, events, scheme, testing, Rejection, VerifiedEvent, Verifier, WebhookLayer,
+    self, events, scheme, testing, Delivery, Rejection, VerifiedEvent, Verifier, WebhookLayer,
 };
 
-/// A verified webhook delivery, with its event parsed as `E`.
+/// A verified webhook delivery, with its event parsed as `E`; dereferences
+/// to [`Delivery`] (`hook.event`, `hook.id()`, `hook.meta()`, `hook.raw()`).
 ///
 /// `E` is one of hookgate's typed events ([`events::AexoEvent`],
 /// [`events::AxifiEvent`], the envelopes), your own type through
@@ -22,53 +23,19 @@ pub use hookgate::{
 /// It is only ever built from a request that [`WebhookLayer`] verified: on a
 /// route without the layer it answers 500 and names the missing layer, so a
 /// forgotten layer can never hand an unverified event to a handler.
-pub struct Webhook<E = ()> {
-    /// The parsed event.
-    pub event: E,
-    verified: VerifiedEvent,
-}
-
-impl<E> Webhook<E> {
-    /// The verified delivery: scheme, event id, type, timestamp, raw bytes.
-    pub fn meta(&self) -> &VerifiedEvent {
-        &self.verified
-    }
-
-    /// The sender's event id, where it has one.
-    pub fn id(&self) -> Option<&str> {
-        self.verified.id()
-    }
-
-    /// The event type as sent.
-    pub fn event_type(&self) -> &str {
-        self.verified.event_type()
-    }
-
-    /// The raw body, exactly as received and verified.
-    pub fn raw(&self) -> &axum::body::Bytes {
-        self.verified.body()
-    }
-
-    /// The parsed event.
-    pub fn into_event(self) -> E {
-        self.event
-    }
-}
+pub struct Webhook<E = ()>(pub Delivery<E>);
 
 impl<E> Deref for Webhook<E> {
-    type Target = E;
+    type Target = Delivery<E>;
 
-    fn deref(&self) -> &E {
-        &self.event
+    fn deref(&self) -> &Delivery<E> {
+        &self.0
     }
 }
 
 impl<E: fmt::Debug> fmt::Debug for Webhook<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Webhook")
-            .field("event", &self.event)
-            .field("meta", &self.verified)
-            .finish()
+        f.debug_tuple("Webhook").field(&self.0).finish()
     }
 }
 
@@ -85,17 +52,9 @@ where
             .get::<VerifiedEvent>()
             .cloned()
             .ok_or(WebhookRejection::MissingLayer)?;
-        let event = E::from_verified(&verified).map_err(|error| {
-            tracing::warn!(
-                scheme = verified.scheme(),
-                id = verified.id(),
-                event = verified.event_type(),
-                %error,
-                "verified event does not match the requested type"
-            );
-            WebhookRejection::Rejected(Rejection::InvalidEventData)
-        })?;
-        Ok(Self { event, verified })
+        Delivery::from_verified(verified)
+            .map(Webhook)
+            .map_err(WebhookRejection::Rejected)
     }
 }
 

@@ -40,7 +40,15 @@ pub enum Rejection {
     InvalidEnvelope,
     /// The envelope is valid but its `data` does not match the requested type. 400.
     InvalidEventData,
+    /// The handler had not answered by the route's deadline: 503 with
+    /// `Retry-After`; the handler's future was dropped.
+    HandlerDeadline,
+    /// The handler panicked. 500.
+    HandlerPanicked,
 }
+
+/// `Retry-After` sent with [`Rejection::HandlerDeadline`].
+pub const DEADLINE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Rejection {
     /// The HTTP status a sender sees.
@@ -57,6 +65,16 @@ impl Rejection {
             Self::BodyRead | Self::InvalidEnvelope | Self::InvalidEventData => {
                 StatusCode::BAD_REQUEST
             }
+            Self::HandlerDeadline => StatusCode::SERVICE_UNAVAILABLE,
+            Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `Retry-After` to send, where the sender should retry later.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::HandlerDeadline => Some(DEADLINE_RETRY_AFTER),
+            _ => None,
         }
     }
 
@@ -74,6 +92,8 @@ impl Rejection {
             Self::BodyRead => "body_read",
             Self::InvalidEnvelope => "invalid_envelope",
             Self::InvalidEventData => "invalid_event_data",
+            Self::HandlerDeadline => "handler_deadline",
+            Self::HandlerPanicked => "handler_panicked",
         }
     }
 
@@ -95,6 +115,8 @@ impl Rejection {
             Self::BodyRead => "body could not be read",
             Self::InvalidEnvelope => "body is signed but is not a valid event envelope",
             Self::InvalidEventData => "event data does not match the expected type",
+            Self::HandlerDeadline => "handler did not answer in time; retry later",
+            Self::HandlerPanicked => "handler failed",
         })
     }
 
@@ -164,12 +186,18 @@ mod tests {
             Rejection::BodyRead,
             Rejection::InvalidEnvelope,
             Rejection::InvalidEventData,
+            Rejection::HandlerDeadline,
+            Rejection::HandlerPanicked,
         ];
         for r in all {
             let v: serde_json::Value = serde_json::from_slice(&r.json_body()).unwrap();
             assert_eq!(v["error"], r.message().as_ref(), "{r:?}");
             assert!(r.json_body().len() < 120, "{r:?}");
-            assert!(r.status().is_client_error(), "{r:?}");
+            assert!(
+                r.status().is_client_error() || r.status().is_server_error(),
+                "{r:?}"
+            );
+            assert_eq!(r.retry_after().is_some(), r.status() == 503, "{r:?}");
         }
     }
 

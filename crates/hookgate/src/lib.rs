@@ -3,6 +3,7 @@
 
 mod clock;
 pub mod dedupe;
+mod delivery;
 mod envelope;
 mod error;
 pub mod events;
@@ -14,11 +15,13 @@ pub mod testing;
 mod verifier;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use delivery::Delivery;
 pub use envelope::VerifiedEvent;
-pub use error::{error_body, ConfigError, Rejection};
+pub use error::{error_body, ConfigError, Rejection, DEADLINE_RETRY_AFTER};
 pub use headers::{HeaderValue, Headers};
 pub use layer::WebhookLayer;
 pub use secret::{Secret, Secrets};
 pub use verifier::{
-    SignatureMatch, Verifier, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_FUTURE_SKEW, DEFAULT_READ_TIMEOUT,
+    SignatureMatch, Verifier, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_FUTURE_SKEW, DEFAULT_READ_TIMEOUT, MAX_HANDLER_DEADLINE,
 };

@@ -20,6 +20,14 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default time to receive the whole body.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default handler deadline: senders time out at 30 s (AXIFI), so the
+/// sender must have its answer before then.
+pub const DEFAULT_HANDLER_DEADLINE: Duration = Duration::from_secs(25);
+
+/// The longest handler deadline accepted: beyond it the 503 may not reach
+/// a sender that gives up at 30 s.
+pub const MAX_HANDLER_DEADLINE: Duration = Duration::from_secs(29);
+
 /// Default allowance for a sender's clock running ahead of ours.
 pub const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
 
@@ -50,6 +58,7 @@ pub struct Verifier {
     max_future_skew: Duration,
     max_body_bytes: usize,
     read_timeout: Duration,
+    deadline: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -65,6 +74,7 @@ impl Verifier {
             max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            deadline: DEFAULT_HANDLER_DEADLINE,
             clock: Arc::new(SystemClock),
         }
     }
@@ -115,6 +125,23 @@ impl Verifier {
         self
     }
 
+    /// How long a delivery may take from its arrival to the handler's answer
+    /// (default 25 s, at most 29 s). At the deadline the sender gets 503 with
+    /// `Retry-After`, the handler's future is dropped and a dedupe claim is
+    /// released, so the sender's retry is processed. Handlers must therefore
+    /// be safe to cancel at an `.await`, or hand long work off (the durable
+    /// inbox). Refused when zero or above 29 s.
+    pub fn handler_deadline(mut self, deadline: Duration) -> Result<Self, ConfigError> {
+        if deadline.is_zero() || deadline > MAX_HANDLER_DEADLINE {
+            return Err(ConfigError::Invalid(format!(
+                "handler deadline {deadline:?} must be above zero and at most {MAX_HANDLER_DEADLINE:?}, \
+                 so that senders that give up at 30 s still get the answer"
+            )));
+        }
+        self.deadline = deadline;
+        Ok(self)
+    }
+
     /// The clock used for the freshness check (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -140,6 +167,11 @@ impl Verifier {
     /// The body limit in bytes.
     pub fn body_limit(&self) -> usize {
         self.max_body_bytes
+    }
+
+    /// The handler deadline, counted from the request's arrival.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
     /// The body read timeout.
@@ -357,5 +389,21 @@ mod tests {
             let headers = vec![("x-aexo-signature", s)];
             let _ = v.verify_at(&headers, Bytes::from(b), SystemTime::from(NOW));
         }
+    }
+
+    #[test]
+    fn a_handler_deadline_of_zero_or_above_29_s_is_refused() {
+        let v = Verifier::aexo("k").unwrap();
+        assert_eq!(v.deadline(), DEFAULT_HANDLER_DEADLINE);
+        for bad in [
+            Duration::ZERO,
+            Duration::from_secs(30),
+            Duration::from_millis(29_001),
+        ] {
+            let err = v.clone().handler_deadline(bad).unwrap_err();
+            assert!(err.to_string().contains("30 s"), "{err}");
+        }
+        let ok = v.handler_deadline(MAX_HANDLER_DEADLINE).unwrap();
+        assert_eq!(ok.deadline(), MAX_HANDLER_DEADLINE);
     }
 }

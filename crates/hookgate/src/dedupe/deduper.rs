@@ -351,7 +351,7 @@ impl DedupeOutcome {
             Self::InFlight { .. } => error_body("this event is being processed; retry later"),
             Self::Unavailable { .. } => error_body("dedupe store unavailable; retry later"),
             Self::MissingKey => error_body("delivery has no dedupe key"),
-            Self::HandlerPanicked => error_body("handler failed"),
+            Self::HandlerPanicked => crate::Rejection::HandlerPanicked.json_body(),
             Self::NotVerified => error_body(
                 "server misconfiguration: the dedupe layer needs hookgate's WebhookLayer outside it",
             ),

@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -9,7 +10,7 @@ use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
-use tokio::time::Timeout;
+use tokio::time::{Instant, Timeout};
 use tower::Service;
 
 use super::{rejection_response, BoxError};
@@ -42,10 +43,12 @@ pin_project! {
             parts: Option<Parts>,
             inner: Option<S>,
             verifier: Verifier,
+            deadline: Instant,
         },
         Calling {
             #[pin]
-            future: S::Future,
+            future: Timeout<S::Future>,
+            scheme: &'static str,
         },
         Rejected {
             rejection: Option<Rejection>,
@@ -60,6 +63,7 @@ where
     B::Error: Into<BoxError>,
 {
     pub(super) fn read(verifier: Verifier, req: Request<B>, inner: S) -> Self {
+        let deadline = Instant::now() + verifier.deadline();
         let (parts, body) = req.into_parts();
         let read = tokio::time::timeout(
             verifier.body_read_timeout(),
@@ -71,6 +75,7 @@ where
                 parts: Some(parts),
                 inner: Some(inner),
                 verifier,
+                deadline,
             },
         }
     }
@@ -106,9 +111,29 @@ where
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Calling { future } => {
-                    let res = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(res.map(Either::Left)));
+                StateProj::Calling { future, scheme } => {
+                    // A panicking handler becomes a 500 instead of a dropped connection.
+                    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(res))) => {
+                            return Poll::Ready(res.map(|r| r.map(Either::Left)))
+                        }
+                        Ok(Poll::Ready(Err(_elapsed))) => {
+                            tracing::warn!(
+                                scheme = *scheme,
+                                "handler still running at the deadline: answering 503, dropping it"
+                            );
+                            State::Rejected {
+                                rejection: Some(Rejection::HandlerDeadline),
+                            }
+                        }
+                        Err(_panic) => {
+                            tracing::error!(scheme = *scheme, "handler panicked: answering 500");
+                            State::Rejected {
+                                rejection: Some(Rejection::HandlerPanicked),
+                            }
+                        }
+                    }
                 }
                 StateProj::Rejected { rejection } => {
                     let rejection = rejection.take().unwrap_or(Rejection::BodyRead);
@@ -119,11 +144,12 @@ where
                     parts,
                     inner,
                     verifier,
+                    deadline,
                 } => {
                     let outcome = ready!(read.poll(cx));
                     match (read_outcome(outcome, verifier), parts.take(), inner.take()) {
                         (Ok(body), Some(parts), Some(inner)) => {
-                            call_verified(verifier, parts, body, inner)
+                            call_verified(verifier, parts, body, inner, *deadline)
                         }
                         (Err(rejection), _, _) => {
                             log_rejection(verifier, &rejection);
@@ -173,6 +199,7 @@ fn call_verified<S, B>(
     mut parts: Parts,
     body: Bytes,
     mut inner: S,
+    deadline: Instant,
 ) -> State<S, B>
 where
     S: Service<Request<Full<Bytes>>>,
@@ -189,8 +216,14 @@ where
             );
             parts.extensions.insert(event);
             let req = Request::from_parts(parts, Full::new(body));
-            State::Calling {
-                future: inner.call(req),
+            match catch_unwind(AssertUnwindSafe(|| inner.call(req))) {
+                Ok(future) => State::Calling {
+                    future: tokio::time::timeout_at(deadline, future),
+                    scheme: verifier.scheme().name(),
+                },
+                Err(_panic) => State::Rejected {
+                    rejection: Some(Rejection::HandlerPanicked),
+                },
             }
         }
         Err(rejection) => {

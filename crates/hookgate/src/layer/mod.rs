@@ -9,7 +9,10 @@
 //!    (401), reads the envelope once (400) and checks the signed timestamp
 //!    against the freshness window (401);
 //! 4. puts the [`VerifiedEvent`](crate::VerifiedEvent) into the request's
-//!    extensions and calls the inner service with the same bytes as its body.
+//!    extensions and calls the inner service with the same bytes as its body;
+//! 5. answers 503 with `Retry-After` if the inner service has not answered by
+//!    the handler deadline (counted from the request's arrival; the inner
+//!    future is dropped), and 500 if it panics.
 //!
 //! Rejections are responses with a short JSON body (`{"error": "..."}`), not
 //! service errors, so an infallible stack stays infallible.
@@ -63,5 +66,11 @@ pub fn rejection_response(rejection: &Rejection) -> Response<Full<Bytes>> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if let Some(after) = rejection.retry_after() {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(after.as_secs().max(1)),
+        );
+    }
     res
 }
