@@ -1,0 +1,31 @@
+//! The example receiver, run as a process the way the README starts it
+//! (the checks live in hookgate-conformance, shared by every example).
+
+use hookgate_conformance::process as check;
+
+const BIN: &str = env!("CARGO_BIN_EXE_actix-receiver");
+
+#[test]
+fn without_secrets_it_names_the_variable_and_the_dev_flag_and_exits() {
+    check::without_secrets_it_names_the_variable_and_the_dev_flag_and_exits(BIN);
+}
+
+#[test]
+fn an_empty_secret_is_refused_even_with_the_other_one_set() {
+    check::an_empty_secret_is_refused_even_with_the_other_one_set(BIN);
+}
+
+#[tokio::test]
+async fn with_dev_secrets_it_accepts_signed_deliveries_and_refuses_forged_ones() {
+    check::with_dev_secrets_it_accepts_signed_deliveries_and_refuses_forged_ones(BIN).await;
+}
+
+#[tokio::test]
+async fn secrets_from_the_environment_replace_the_dev_ones_and_rotation_works() {
+    check::secrets_from_the_environment_replace_the_dev_ones_and_rotation_works(BIN).await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_answered_as_a_duplicate() {
+    check::a_redelivered_event_is_answered_as_a_duplicate(BIN).await;
+}

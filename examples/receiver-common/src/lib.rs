@@ -1,0 +1,144 @@
+//! What the example receivers share, so that each example's `main.rs` shows
+//! only its framework's wiring: arguments, secrets from the environment (or
+//! the documented development secrets behind `--dev-secrets`), logging, and
+//! what a handler does with each event (it logs it).
+
+use std::net::SocketAddr;
+
+use hookgate::events::{AexoEvent, AxifiEvent};
+use hookgate::scheme::{Aexo, Axifi};
+use hookgate::{Delivery, Secrets, Verifier};
+
+/// The development secrets `--dev-secrets` uses (documented in the README).
+pub const DEV_AEXO_SECRET: &str = "hookgate-dev-aexo-secret";
+/// The AXIFI development secret.
+pub const DEV_AXIFI_SECRET: &str = "hookgate-dev-axifi-secret";
+
+/// Command-line options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Fall back to the development secrets.
+    pub dev_secrets: bool,
+    /// Where to listen.
+    pub addr: SocketAddr,
+}
+
+/// Parses `--dev-secrets` and `--addr HOST:PORT` (default 127.0.0.1:3000).
+pub fn parse_args(program: &str) -> Result<Options, String> {
+    let usage = format!("usage: {program} [--dev-secrets] [--addr HOST:PORT]");
+    let mut options = Options {
+        dev_secrets: false,
+        addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--dev-secrets" => options.dev_secrets = true,
+            "--addr" => {
+                let value = args.next().ok_or("--addr needs HOST:PORT")?;
+                options.addr = value.parse().map_err(|e| format!("--addr {value}: {e}"))?;
+            }
+            "-h" | "--help" => return Err(usage),
+            other => return Err(format!("unknown argument {other}\n{usage}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Reads a secret from `var`; with `--dev-secrets`, falls back to `dev`.
+fn secret(var: &str, dev: &str, dev_secrets: bool) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => Ok(value),
+        Ok(_) if !dev_secrets => Err(format!(
+            "{var} is set but empty; hookgate refuses an empty secret. \
+             Set it to the secret from the sender's dashboard: export {var}=..."
+        )),
+        Err(_) if !dev_secrets => Err(format!(
+            "{var} is not set. Set it to the secret from the sender's dashboard \
+             (export {var}=...), or run with --dev-secrets to use the development \
+             secrets from the README (never in production)."
+        )),
+        _ => {
+            tracing::warn!("{var} not set: using the development secret {dev:?} (--dev-secrets)");
+            Ok(dev.to_owned())
+        }
+    }
+}
+
+/// The AEXO and AXIFI verifiers, from `AEXO_WEBHOOK_SECRET` (plus
+/// `AEXO_WEBHOOK_SECRET_PREVIOUS` while rotating) and `AXIFI_WEBHOOK_SECRET`.
+pub fn verifiers(options: &Options) -> Result<(Verifier, Verifier), String> {
+    let mut aexo = vec![secret(
+        "AEXO_WEBHOOK_SECRET",
+        DEV_AEXO_SECRET,
+        options.dev_secrets,
+    )?];
+    if let Ok(previous) = std::env::var("AEXO_WEBHOOK_SECRET_PREVIOUS") {
+        aexo.push(previous);
+    }
+    let axifi = secret(
+        "AXIFI_WEBHOOK_SECRET",
+        DEV_AXIFI_SECRET,
+        options.dev_secrets,
+    )?;
+    Ok((
+        Verifier::new(Aexo, Secrets::new(aexo).map_err(|e| e.to_string())?),
+        Verifier::new(Axifi, Secrets::single(axifi).map_err(|e| e.to_string())?),
+    ))
+}
+
+/// Logs to stderr (`RUST_LOG` filters; default `info,hookgate=debug`).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,hookgate=debug".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// What the example does with an AEXO event: log it.
+pub fn on_aexo(hook: &Delivery<AexoEvent>) {
+    match &hook.event {
+        AexoEvent::DatasetRefreshed(d) => tracing::info!(
+            id = hook.id(),
+            dataset = %d.dataset_name,
+            updated = d.records_updated,
+            added = d.records_added,
+            removed = d.records_removed,
+            "aexo dataset.refreshed"
+        ),
+        AexoEvent::Unknown(other) => tracing::info!(
+            id = hook.id(),
+            event = %other.event,
+            "aexo event of a type this receiver does not know"
+        ),
+        other => tracing::info!(
+            id = hook.id(),
+            event = hook.event_type(),
+            ?other,
+            "aexo event"
+        ),
+    }
+}
+
+/// What the example does with an AXIFI event: log it.
+pub fn on_axifi(hook: &Delivery<AxifiEvent>) {
+    match &hook.event {
+        AxifiEvent::CompoundCreated(c) => tracing::info!(
+            compound = %c.id,
+            name = %c.name,
+            category = %c.category,
+            efficacy = c.efficacy,
+            "axifi compound.created"
+        ),
+        other => tracing::info!(event = hook.event_type(), ?other, "axifi event"),
+    }
+}
+
+/// The line a receiver prints once it listens (tests read the address from it).
+pub fn listening_line(addr: SocketAddr) -> String {
+    format!("listening on http://{addr} (POST /webhooks/aexo, POST /webhooks/axifi)")
+}
