@@ -16,7 +16,7 @@ use crate::DEADLINE;
 /// | `wh_fail_once_` | 500 | 200 |
 /// | `wh_panic_once_` | panics | 200 |
 /// | `wh_slow_once_` | sleeps 10 x the deadline | 200 |
-/// | `wh_busy_` | sleeps half the deadline, 200 | same |
+/// | `wh_busy_` | sleeps 3/4 of the deadline, 200 | same |
 /// | anything else | 200 | 200 |
 #[derive(Debug, Clone, Default)]
 pub struct Handler {
@@ -54,7 +54,7 @@ impl Handler {
             tokio::time::sleep(DEADLINE * 10).await;
         }
         if key.starts_with("wh_busy_") {
-            tokio::time::sleep(DEADLINE / 2).await;
+            tokio::time::sleep(DEADLINE * 3 / 4).await;
         }
         200
     }

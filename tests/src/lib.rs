@@ -35,7 +35,7 @@ pub const LIMIT: usize = 2048;
 /// The body read timeout of both test routes.
 pub const READ_TIMEOUT: Duration = Duration::from_millis(300);
 /// The handler deadline of both test routes (short, so the test is quick).
-pub const DEADLINE: Duration = Duration::from_millis(400);
+pub const DEADLINE: Duration = Duration::from_millis(800);
 /// Path of the AEXO route.
 pub const AEXO_PATH: &str = "/webhooks/aexo";
 /// Path of the AXIFI route.

@@ -550,8 +550,13 @@ pub async fn run(send: SendFn, handler: &Handler) -> Run {
         for case in &sc.steps {
             let label = format!("{} / {}", sc.name, case.name);
             if case.background {
+                // Go on once the background delivery is inside the handler.
+                let entered = handler.calls();
                 background.push((label, case.clone(), tokio::spawn(send(case.clone()))));
-                tokio::time::sleep(DEADLINE / 8).await;
+                let waiting = tokio::time::Instant::now();
+                while handler.calls() == entered && waiting.elapsed() < DEADLINE {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 continue;
             }
             let reply = send(case.clone()).await;

@@ -104,3 +104,28 @@ async fn the_extractor_without_the_middleware_answers_500_naming_it() {
         "{json}"
     );
 }
+
+#[actix_web::test]
+async fn dedupe_on_redis_works_through_the_actix_middleware() {
+    let redis = hookgate_conformance::redis_server::RedisServer::start();
+    let store = hookgate_redis::RedisStore::new(&redis.url()).unwrap();
+    let middleware = VerifyWebhook::new(verifier(Sender::Aexo))
+        .with_dedupe(store)
+        .unwrap();
+    let app = test::init_service(
+        App::new().service(
+            web::resource(AEXO_PATH)
+                .wrap(middleware)
+                .route(web::post().to(length)),
+        ),
+    )
+    .await;
+    let body = body_of(600, "wh_actix_redis");
+    let first = test::call_service(&app, signed(&body)).await;
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("hookgate-dedupe").is_none());
+    let again = test::call_service(&app, signed(&body)).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers().get("hookgate-dedupe").unwrap(), "duplicate");
+    assert_eq!(test::read_body(again).await, "{\"duplicate\":true}");
+}
