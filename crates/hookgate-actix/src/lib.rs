@@ -13,19 +13,16 @@ use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use bytes::Bytes;
-use hookgate::{HeaderValue, Headers};
+use hookgate::Headers;
 
 /// actix's header map seen through hookgate's framework-free [`Headers`].
 #[derive(Debug, Clone, Copy)]
 pub struct ActixHeaders<'a>(pub &'a HeaderMap);
 
 impl Headers for ActixHeaders<'_> {
-    fn header(&self, name: &str) -> HeaderValue<'_> {
-        let mut values = self.0.get_all(name);
-        match (values.next(), values.next()) {
-            (None, _) => HeaderValue::Absent,
-            (Some(v), None) => HeaderValue::One(v.as_bytes()),
-            (Some(_), Some(_)) => HeaderValue::Many,
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+        for v in self.0.get_all(name) {
+            f(v.as_bytes());
         }
     }
 }

@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use hookgate::dedupe::{Decision, DedupeOutcome, DedupeStore, Deduper, MemoryStore};
+use hookgate::https::{Connection, HttpsPolicy};
 use hookgate::{ConfigError, Rejection, Verifier};
 use tokio::time::Instant;
 
@@ -33,6 +34,7 @@ use crate::{json_response, rejection_response, ActixHeaders};
 pub struct VerifyWebhook<St = MemoryStore> {
     verifier: Verifier,
     dedupe: Option<Deduper<St>>,
+    https: Option<std::sync::Arc<HttpsPolicy>>,
 }
 
 impl<St> Clone for VerifyWebhook<St> {
@@ -40,6 +42,7 @@ impl<St> Clone for VerifyWebhook<St> {
         Self {
             verifier: self.verifier.clone(),
             dedupe: self.dedupe.clone(),
+            https: self.https.clone(),
         }
     }
 }
@@ -50,6 +53,7 @@ impl VerifyWebhook<MemoryStore> {
         Self {
             verifier,
             dedupe: None,
+            https: None,
         }
     }
 
@@ -77,7 +81,17 @@ impl<St: DedupeStore> VerifyWebhook<St> {
         VerifyWebhook {
             verifier: self.verifier,
             dedupe: Some(deduper),
+            https: self.https,
         }
+    }
+
+    /// Refuses requests that did not arrive over HTTPS (403), checked before
+    /// the body is read. The connection counts as TLS when the server was
+    /// bound with TLS (`AppConfig::secure`); the peer is the socket's.
+    #[must_use]
+    pub fn require_https(mut self, policy: HttpsPolicy) -> Self {
+        self.https = Some(std::sync::Arc::new(policy));
+        self
     }
 
     /// The verifier.
@@ -103,6 +117,7 @@ where
             service: Rc::new(service),
             verifier: self.verifier.clone(),
             dedupe: self.dedupe.clone(),
+            https: self.https.clone(),
         }))
     }
 }
@@ -113,6 +128,7 @@ pub struct VerifyWebhookMiddleware<S, St = MemoryStore> {
     service: Rc<S>,
     verifier: Verifier,
     dedupe: Option<Deduper<St>>,
+    https: Option<std::sync::Arc<HttpsPolicy>>,
 }
 
 fn reject<B>(req: ServiceRequest, rejection: &Rejection) -> ServiceResponse<EitherBody<B>> {
@@ -185,8 +201,18 @@ where
         let service = Rc::clone(&self.service);
         let verifier = self.verifier.clone();
         let dedupe = self.dedupe.clone();
+        let https = self.https.clone();
         Box::pin(async move {
             let deadline = Instant::now() + verifier.deadline();
+            if let Some(policy) = &https {
+                let conn = Connection {
+                    peer: req.peer_addr().map(|a| a.ip()),
+                    tls: req.app_config().secure(),
+                };
+                if let Err(rejection) = policy.check(&conn, &ActixHeaders(req.headers())) {
+                    return Ok(reject(req, &rejection));
+                }
+            }
             let declared = req
                 .headers()
                 .get("content-length")

@@ -58,6 +58,22 @@ where
     }
 }
 
+/// Reads the peer from axum's `ConnectInfo<SocketAddr>` for
+/// [`RequireHttpsLayer::connection_from`](hookgate::https::RequireHttpsLayer::connection_from).
+/// `axum::serve` connections are plain text; serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
+///
+/// ```
+/// use hookgate::https::{HttpsPolicy, RequireHttpsLayer};
+/// let policy = HttpsPolicy::new().trust_proxies(["10.0.0.0/8"]).unwrap();
+/// let layer = RequireHttpsLayer::new(policy).connection_from(hookgate_axum::connect_info);
+/// # let _ = layer;
+/// ```
+pub fn connect_info(ext: &axum::http::Extensions) -> Option<hookgate::https::Connection> {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| hookgate::https::Connection::from_socket(info.0, false))
+}
+
 /// Why [`Webhook`] could not be extracted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -45,6 +45,8 @@ pub enum Rejection {
     HandlerDeadline,
     /// The handler panicked. 500.
     HandlerPanicked,
+    /// The request did not arrive over HTTPS. 403.
+    HttpsRequired,
 }
 
 /// `Retry-After` sent with [`Rejection::HandlerDeadline`].
@@ -67,6 +69,7 @@ impl Rejection {
             }
             Self::HandlerDeadline => StatusCode::SERVICE_UNAVAILABLE,
             Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::HttpsRequired => StatusCode::FORBIDDEN,
         }
     }
 
@@ -94,6 +97,7 @@ impl Rejection {
             Self::InvalidEventData => "invalid_event_data",
             Self::HandlerDeadline => "handler_deadline",
             Self::HandlerPanicked => "handler_panicked",
+            Self::HttpsRequired => "https_required",
         }
     }
 
@@ -117,6 +121,7 @@ impl Rejection {
             Self::InvalidEventData => "event data does not match the expected type",
             Self::HandlerDeadline => "handler did not answer in time; retry later",
             Self::HandlerPanicked => "handler failed",
+            Self::HttpsRequired => "HTTPS is required: send webhooks to an https:// URL",
         })
     }
 
@@ -188,6 +193,7 @@ mod tests {
             Rejection::InvalidEventData,
             Rejection::HandlerDeadline,
             Rejection::HandlerPanicked,
+            Rejection::HttpsRequired,
         ];
         for r in all {
             let v: serde_json::Value = serde_json::from_slice(&r.json_body()).unwrap();

@@ -8,6 +8,7 @@ mod envelope;
 mod error;
 pub mod events;
 mod headers;
+pub mod https;
 pub mod layer;
 pub mod scheme;
 mod secret;

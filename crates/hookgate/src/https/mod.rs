@@ -1,0 +1,357 @@
+//! HTTPS enforcement: refuse deliveries that did not arrive over TLS.
+//!
+//! A request passes when
+//! - its own connection is TLS, or
+//! - it came from a trusted proxy (configured address ranges) whose
+//!   forwarding headers say the client's connection was HTTPS: `Forwarded:
+//!   proto=https` (RFC 7239) first, else `X-Forwarded-Proto: https`, reading
+//!   the hop nearest to us first; or
+//! - it came from loopback and the development switch is on.
+//!
+//! Forwarding headers from peers that are not trusted are ignored: anyone
+//! can send `X-Forwarded-Proto: https`. A refusal is 403 with a message that
+//! says HTTPS is required.
+//!
+//! The server tells the policy about the connection through a
+//! [`Connection`] in the request's extensions (the `hookgate` proxy, and
+//! the adapters, put one there).
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use hookgate::https::{Connection, HttpsPolicy};
+//!
+//! let policy = HttpsPolicy::new().trust_proxies(["10.0.0.0/8"]).unwrap();
+//! let lb: IpAddr = "10.1.2.3".parse().unwrap();
+//! let anyone: IpAddr = "203.0.113.9".parse().unwrap();
+//! let xfp = vec![("x-forwarded-proto", "https")];
+//! assert!(policy.check(&Connection::plain(lb), &xfp).is_ok());
+//! assert!(policy.check(&Connection::plain(anyone), &xfp).is_err()); // spoofed
+//! assert!(policy.check(&Connection::tls(anyone), &Vec::<(&str, &str)>::new()).is_ok());
+//! ```
+
+mod layer;
+
+pub use layer::{RequireHttps, RequireHttpsLayer};
+
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+
+use crate::headers::Headers;
+use crate::{ConfigError, Rejection};
+
+/// What the server knows about a request's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// The peer's address, when known.
+    pub peer: Option<IpAddr>,
+    /// Whether the connection itself is TLS.
+    pub tls: bool,
+}
+
+impl Connection {
+    /// A plain-text connection from `peer`.
+    pub fn plain(peer: impl Into<IpAddr>) -> Self {
+        Self {
+            peer: Some(peer.into()),
+            tls: false,
+        }
+    }
+
+    /// A TLS connection from `peer`.
+    pub fn tls(peer: impl Into<IpAddr>) -> Self {
+        Self {
+            peer: Some(peer.into()),
+            tls: true,
+        }
+    }
+
+    /// From a socket address.
+    pub fn from_socket(peer: SocketAddr, tls: bool) -> Self {
+        Self {
+            peer: Some(peer.ip()),
+            tls,
+        }
+    }
+}
+
+/// When a request counts as HTTPS; see the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub struct HttpsPolicy {
+    trusted: Vec<IpNet>,
+    plain_loopback: bool,
+}
+
+impl HttpsPolicy {
+    /// TLS connections only; no trusted proxies; no plain loopback.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts the forwarding headers of peers in these ranges (CIDR, or a
+    /// single address). Refused when a range does not parse.
+    pub fn trust_proxies<I>(mut self, ranges: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        for range in ranges {
+            let range = range.as_ref().trim();
+            let net = range
+                .parse::<IpNet>()
+                .or_else(|_| range.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "trusted proxy range {range:?} is not an address or CIDR range (10.0.0.0/8)"
+                    ))
+                })?;
+            self.trusted.push(net);
+        }
+        Ok(self)
+    }
+
+    /// Lets plain HTTP from loopback through: for local development only.
+    #[must_use]
+    pub fn allow_plain_loopback_for_development(mut self, allow: bool) -> Self {
+        self.plain_loopback = allow;
+        self
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Whether the request counts as HTTPS.
+    pub fn check(&self, conn: &Connection, headers: &dyn Headers) -> Result<(), Rejection> {
+        if conn.tls {
+            return Ok(());
+        }
+        if let Some(peer) = conn.peer {
+            if self.trusts(peer) && self.forwarded_https(headers) {
+                return Ok(());
+            }
+            if self.plain_loopback && peer.is_loopback() {
+                return Ok(());
+            }
+        }
+        tracing::warn!(peer = ?conn.peer, "plain-HTTP webhook delivery refused: HTTPS is required");
+        Err(Rejection::HttpsRequired)
+    }
+
+    /// What a trusted peer's forwarding headers say about the client's
+    /// connection. `Forwarded` wins over `X-Forwarded-Proto` when present.
+    fn forwarded_https(&self, headers: &dyn Headers) -> bool {
+        let mut hops: Vec<Hop> = Vec::new();
+        headers.for_each_value("forwarded", &mut |v| {
+            if let Ok(v) = std::str::from_utf8(v) {
+                hops.extend(v.split(',').map(Hop::parse));
+            }
+        });
+        if !hops.is_empty() {
+            // Nearest hop first: step back over hops written about our
+            // trusted proxies, to the one that faced the client.
+            let mut i = hops.len() - 1;
+            while i > 0 && hops[i].from.is_some_and(|ip| self.trusts(ip)) {
+                i -= 1;
+            }
+            return hops[i].https;
+        }
+        let mut last: Option<&[u8]> = None;
+        headers.for_each_value("x-forwarded-proto", &mut |v| last = Some(v));
+        last.and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+    }
+}
+
+/// One element of a `Forwarded` header.
+#[derive(Debug, Default)]
+struct Hop {
+    from: Option<IpAddr>,
+    https: bool,
+}
+
+impl Hop {
+    fn parse(element: &str) -> Self {
+        let mut hop = Hop::default();
+        for pair in element.split(';') {
+            let Some((key, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"');
+            match key.trim().to_ascii_lowercase().as_str() {
+                "proto" => hop.https = value.eq_ignore_ascii_case("https"),
+                "for" => hop.from = parse_node(value),
+                _ => {}
+            }
+        }
+        hop
+    }
+}
+
+/// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `[2001:db8::1]:4711`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    node.parse()
+        .ok()
+        .or_else(|| node.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_policy_decides_per_connection_peer_and_headers() {
+        let policy = HttpsPolicy::new()
+            .trust_proxies(["10.0.0.0/8", "192.0.2.7"])
+            .unwrap();
+        let none: Vec<(&str, &str)> = vec![];
+        let lb = ip("10.9.8.7");
+        let outsider = ip("198.51.100.4");
+        let table: Vec<(&str, Connection, Vec<(&str, &str)>, bool)> = vec![
+            ("TLS passes", Connection::tls(outsider), none.clone(), true),
+            (
+                "plain from outside fails",
+                Connection::plain(outsider),
+                none.clone(),
+                false,
+            ),
+            (
+                "spoofed XFP from outside fails",
+                Connection::plain(outsider),
+                vec![("x-forwarded-proto", "https")],
+                false,
+            ),
+            (
+                "spoofed Forwarded from outside fails",
+                Connection::plain(outsider),
+                vec![("forwarded", "proto=https")],
+                false,
+            ),
+            (
+                "trusted proxy with XFP https passes",
+                Connection::plain(lb),
+                vec![("x-forwarded-proto", "https")],
+                true,
+            ),
+            (
+                "single trusted address passes",
+                Connection::plain(ip("192.0.2.7")),
+                vec![("x-forwarded-proto", "HTTPS")],
+                true,
+            ),
+            (
+                "trusted proxy with XFP http fails",
+                Connection::plain(lb),
+                vec![("x-forwarded-proto", "http")],
+                false,
+            ),
+            (
+                "trusted proxy without headers fails",
+                Connection::plain(lb),
+                none.clone(),
+                false,
+            ),
+            (
+                "nearest XFP value counts",
+                Connection::plain(lb),
+                vec![("x-forwarded-proto", "https, http")],
+                false,
+            ),
+            (
+                "nearest XFP line counts",
+                Connection::plain(lb),
+                vec![
+                    ("x-forwarded-proto", "http"),
+                    ("x-forwarded-proto", "https"),
+                ],
+                true,
+            ),
+            (
+                "Forwarded wins over XFP",
+                Connection::plain(lb),
+                vec![
+                    ("forwarded", "for=203.0.113.1;proto=http"),
+                    ("x-forwarded-proto", "https"),
+                ],
+                false,
+            ),
+            (
+                "Forwarded https passes",
+                Connection::plain(lb),
+                vec![("forwarded", "for=203.0.113.1;proto=https")],
+                true,
+            ),
+            (
+                "chain: the hop facing the client counts",
+                Connection::plain(lb),
+                vec![(
+                    "forwarded",
+                    "for=203.0.113.1;proto=https, for=10.1.1.1;proto=http",
+                )],
+                true,
+            ),
+            (
+                "chain: an untrusted middle hop stops the walk",
+                Connection::plain(lb),
+                vec![(
+                    "forwarded",
+                    "for=203.0.113.1;proto=https, for=198.51.100.9;proto=http",
+                )],
+                false,
+            ),
+            (
+                "quoted IPv6 node",
+                Connection::plain(lb),
+                vec![("forwarded", "for=\"[2001:db8::1]:443\";proto=https")],
+                true,
+            ),
+            (
+                "loopback plain without the switch fails",
+                Connection::plain(ip("127.0.0.1")),
+                none.clone(),
+                false,
+            ),
+            (
+                "unknown peer fails",
+                Connection {
+                    peer: None,
+                    tls: false,
+                },
+                vec![("x-forwarded-proto", "https")],
+                false,
+            ),
+        ];
+        for (name, conn, headers, pass) in table {
+            assert_eq!(policy.check(&conn, &headers).is_ok(), pass, "{name}");
+        }
+        let dev = HttpsPolicy::new().allow_plain_loopback_for_development(true);
+        assert!(dev
+            .check(&Connection::plain(ip("127.0.0.1")), &none)
+            .is_ok());
+        assert!(dev.check(&Connection::plain(ip("::1")), &none).is_ok());
+        assert!(dev.check(&Connection::plain(outsider), &none).is_err());
+    }
+
+    #[test]
+    fn a_bad_range_is_refused_with_its_text() {
+        let err = HttpsPolicy::new()
+            .trust_proxies(["10.0.0.0/33"])
+            .unwrap_err();
+        assert!(err.to_string().contains("10.0.0.0/33"));
+    }
+
+    #[test]
+    fn the_refusal_is_403_and_says_https_is_required() {
+        let r = Rejection::HttpsRequired;
+        assert_eq!(r.status(), 403);
+        assert!(r.message().contains("HTTPS is required"));
+    }
+}
