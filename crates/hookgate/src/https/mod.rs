@@ -207,6 +207,9 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// (what it shows, connection, headers, passes)
+    type Row<'a> = (&'a str, Connection, Vec<(&'a str, &'a str)>, bool);
+
     #[test]
     fn the_policy_decides_per_connection_peer_and_headers() {
         let policy = HttpsPolicy::new()
@@ -215,7 +218,7 @@ mod tests {
         let none: Vec<(&str, &str)> = vec![];
         let lb = ip("10.9.8.7");
         let outsider = ip("198.51.100.4");
-        let table: Vec<(&str, Connection, Vec<(&str, &str)>, bool)> = vec![
+        let table: Vec<Row<'_>> = vec![
             ("TLS passes", Connection::tls(outsider), none.clone(), true),
             (
                 "plain from outside fails",
