@@ -4,13 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The Redis tests start their own redis-server on free ports; install it
-# when the machine lacks it (Debian's package).
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "== installing redis-server"
+# The Redis tests start their own redis-server on free ports, and the CLI
+# tests compare signatures with openssl: install what the machine lacks
+# (Debian's packages).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 echo "== cargo fmt --check"

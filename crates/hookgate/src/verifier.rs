@@ -257,6 +257,22 @@ impl Verifier {
         Ok(envelope.into_verified(self.scheme.name(), matched.secret_index, body))
     }
 
+    /// Why `body` is not a valid envelope for this scheme, if it is not.
+    /// For tools that explain a failure; it does not check the signature.
+    pub fn envelope_error(&self, body: &[u8]) -> Option<String> {
+        envelope::read(&self.scheme.envelope(), body)
+            .err()
+            .map(|e| e.0)
+    }
+
+    /// The signed timestamp in `body`'s envelope, read without checking the
+    /// signature: for tools that explain a failure, never for trust.
+    pub fn envelope_timestamp(&self, body: &[u8]) -> Option<time::OffsetDateTime> {
+        envelope::read(&self.scheme.envelope(), body)
+            .ok()?
+            .timestamp
+    }
+
     fn check_freshness(&self, signed_at: SystemTime, now: SystemTime) -> Result<(), Rejection> {
         match now.duration_since(signed_at) {
             Ok(age) if age > self.freshness => Err(Rejection::Stale),
