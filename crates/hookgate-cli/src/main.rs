@@ -8,6 +8,7 @@
 mod samples;
 mod secret;
 mod send;
+mod serve;
 mod verify;
 
 use std::io::Read;
@@ -38,6 +39,8 @@ enum Command {
     Send(send::SendArgs),
     /// Check a saved delivery and say exactly why it fails, if it does.
     Verify(verify::VerifyArgs),
+    /// Run a verifying reverse proxy in front of any application.
+    Serve(serve::ServeArgs),
 }
 
 /// The senders hookgate knows.
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign(args).map(|()| true),
         Command::Verify(args) => verify::run(args),
         Command::Send(args) => send::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

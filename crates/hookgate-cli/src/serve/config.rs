@@ -1,0 +1,382 @@
+//! `hookgate.toml`: parsed with line numbers, so a bad file is refused at
+//! start with the line and the reason.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A configuration error: where and why.
+#[derive(Debug)]
+pub(crate) struct ConfigError {
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
+}
+
+impl ConfigError {
+    fn at(text: &str, span: std::ops::Range<usize>, message: impl Into<String>) -> Self {
+        let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+        Self {
+            line: Some(line),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    server: Server,
+    #[serde(default)]
+    dedupe: Option<Spanned<Dedupe>>,
+    #[serde(rename = "route", default)]
+    routes: Vec<Spanned<Route>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Server {
+    listen: Spanned<String>,
+    tls: Option<Tls>,
+    #[serde(default)]
+    trusted_proxies: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    allow_plain_loopback: bool,
+    deadline_secs: Option<Spanned<f64>>,
+    #[serde(default)]
+    log_format: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Dedupe {
+    store: Spanned<String>,
+    redis_url: Option<String>,
+    key_prefix: Option<String>,
+    capacity: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Route {
+    path: Spanned<String>,
+    scheme: Spanned<String>,
+    secrets: Spanned<Vec<Spanned<SecretRef>>>,
+    upstream: Spanned<String>,
+    max_body_bytes: Option<usize>,
+    freshness_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretRef {
+    env: Option<String>,
+    file: Option<PathBuf>,
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) listen: SocketAddr,
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    pub(crate) trusted_proxies: Vec<String>,
+    pub(crate) allow_plain_loopback: bool,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) json_logs: bool,
+    pub(crate) store: StoreConfig,
+    pub(crate) routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug)]
+pub(crate) enum StoreConfig {
+    Memory {
+        capacity: usize,
+    },
+    Redis {
+        url: String,
+        key_prefix: Option<String>,
+    },
+}
+
+/// A checked route. `secrets` holds the secret values (never logged).
+pub(crate) struct RouteConfig {
+    pub(crate) path: String,
+    pub(crate) scheme: crate::Scheme,
+    pub(crate) secrets: Vec<String>,
+    pub(crate) upstream: http::Uri,
+    pub(crate) max_body_bytes: Option<usize>,
+    pub(crate) freshness: Option<Duration>,
+}
+
+impl std::fmt::Debug for RouteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteConfig")
+            .field("path", &self.path)
+            .field("scheme", &self.scheme)
+            .field("secrets", &self.secrets.len())
+            .field("upstream", &self.upstream)
+            .finish()
+    }
+}
+
+/// Reads and checks `path`.
+pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        line: None,
+        message: format!("cannot read {}: {e}", path.display()),
+    })?;
+    parse(&text, path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Checks a configuration's text; relative file paths are taken from `base`.
+pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
+    let file: File = toml::from_str(text).map_err(|e| ConfigError {
+        line: e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+        message: e.message().trim().to_owned(),
+    })?;
+    let server = file.server;
+    let listen = server.listen.get_ref().parse::<SocketAddr>().map_err(|e| {
+        ConfigError::at(
+            text,
+            server.listen.span(),
+            format!(
+                "listen = {:?}: {e} (want HOST:PORT)",
+                server.listen.get_ref()
+            ),
+        )
+    })?;
+    let trusted_proxies = match &server.trusted_proxies {
+        Some(list) => {
+            hookgate::https::HttpsPolicy::new()
+                .trust_proxies(list.get_ref())
+                .map_err(|e| ConfigError::at(text, list.span(), e.to_string()))?;
+            list.get_ref().clone()
+        }
+        None => Vec::new(),
+    };
+    let deadline = match &server.deadline_secs {
+        Some(secs) => {
+            let d = Duration::try_from_secs_f64(*secs.get_ref())
+                .map_err(|e| ConfigError::at(text, secs.span(), format!("deadline_secs: {e}")))?;
+            hookgate::Verifier::aexo("probe")
+                .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?
+                .handler_deadline(d)
+                .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?;
+            Some(d)
+        }
+        None => None,
+    };
+    let json_logs = match &server.log_format {
+        None => false,
+        Some(f) => match f.get_ref().as_str() {
+            "json" => true,
+            "text" => false,
+            other => {
+                return Err(ConfigError::at(
+                    text,
+                    f.span(),
+                    format!("log_format = {other:?}: use \"text\" or \"json\""),
+                ))
+            }
+        },
+    };
+    let store = match &file.dedupe {
+        None => StoreConfig::Memory {
+            capacity: hookgate::dedupe::DEFAULT_CAPACITY,
+        },
+        Some(d) => {
+            let span = d.span();
+            let d = d.get_ref();
+            match d.store.get_ref().as_str() {
+                "memory" => StoreConfig::Memory {
+                    capacity: d.capacity.unwrap_or(hookgate::dedupe::DEFAULT_CAPACITY),
+                },
+                "redis" => StoreConfig::Redis {
+                    url: d.redis_url.clone().ok_or_else(|| {
+                        ConfigError::at(text, span, "store = \"redis\" needs redis_url")
+                    })?,
+                    key_prefix: d.key_prefix.clone(),
+                },
+                other => {
+                    return Err(ConfigError::at(
+                        text,
+                        d.store.span(),
+                        format!("store = {other:?}: use \"memory\" or \"redis\""),
+                    ))
+                }
+            }
+        }
+    };
+    if file.routes.is_empty() {
+        return Err(ConfigError {
+            line: None,
+            message: "no [[route]]: the proxy would verify nothing".into(),
+        });
+    }
+    let mut routes = Vec::new();
+    for route in &file.routes {
+        let r = route.get_ref();
+        let scheme = match r.scheme.get_ref().as_str() {
+            "aexo" => crate::Scheme::Aexo,
+            "axifi" => crate::Scheme::Axifi,
+            other => {
+                return Err(ConfigError::at(
+                    text,
+                    r.scheme.span(),
+                    format!("unknown scheme {other:?}: use \"aexo\" or \"axifi\""),
+                ))
+            }
+        };
+        if !r.path.get_ref().starts_with('/') {
+            return Err(ConfigError::at(
+                text,
+                r.path.span(),
+                "path must start with /",
+            ));
+        }
+        if routes
+            .iter()
+            .any(|x: &RouteConfig| x.path == *r.path.get_ref())
+        {
+            return Err(ConfigError::at(
+                text,
+                r.path.span(),
+                format!("path {:?} is routed twice", r.path.get_ref()),
+            ));
+        }
+        let upstream: http::Uri = r
+            .upstream
+            .get_ref()
+            .parse()
+            .ok()
+            .filter(|u: &http::Uri| u.scheme_str() == Some("http") && u.authority().is_some())
+            .ok_or_else(|| {
+                ConfigError::at(
+                    text,
+                    r.upstream.span(),
+                    format!("upstream {:?} must be an http:// URL", r.upstream.get_ref()),
+                )
+            })?;
+        if r.secrets.get_ref().is_empty() {
+            return Err(ConfigError::at(
+                text,
+                r.secrets.span(),
+                "secrets is empty: at least one secret is required",
+            ));
+        }
+        let mut secrets = Vec::new();
+        for secret in r.secrets.get_ref() {
+            let at = |m: String| ConfigError::at(text, secret.span(), m);
+            let value = match (&secret.get_ref().env, &secret.get_ref().file) {
+                (Some(var), None) => std::env::var(var)
+                    .map_err(|_| at(format!("environment variable {var} is not set")))?,
+                (None, Some(file)) => {
+                    let path = base.join(file);
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| {
+                            at(format!("cannot read secret file {}: {e}", path.display()))
+                        })?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned()
+                }
+                _ => {
+                    return Err(at(
+                        "a secret is { env = \"VAR\" } or { file = \"PATH\" }".into()
+                    ))
+                }
+            };
+            if value.trim().is_empty() {
+                return Err(at(
+                    "this secret is empty; hookgate refuses an empty secret".into()
+                ));
+            }
+            secrets.push(value);
+        }
+        routes.push(RouteConfig {
+            path: r.path.get_ref().clone(),
+            scheme,
+            secrets,
+            upstream,
+            max_body_bytes: r.max_body_bytes,
+            freshness: r.freshness_secs.map(Duration::from_secs),
+        });
+    }
+    Ok(Config {
+        listen,
+        tls: server.tls.map(|t| (base.join(t.cert), base.join(t.key))),
+        trusted_proxies,
+        allow_plain_loopback: server.allow_plain_loopback,
+        deadline,
+        json_logs,
+        store,
+        routes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        parse(text, Path::new(".")).unwrap_err()
+    }
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:8443"
+
+[[route]]
+path = "/webhooks/aexo"
+scheme = "aexo"
+secrets = [{ env = "HOOKGATE_CONFIG_TEST_SECRET" }]
+upstream = "http://127.0.0.1:3000/webhooks/aexo"
+"#;
+
+    #[test]
+    fn a_good_file_parses_and_bad_ones_name_the_line_and_the_reason() {
+        std::env::set_var("HOOKGATE_CONFIG_TEST_SECRET", "s");
+        let config = parse(GOOD, Path::new(".")).unwrap();
+        assert_eq!(config.routes.len(), 1);
+        assert_eq!(config.routes[0].secrets, vec!["s".to_owned()]);
+
+        let e = err(&GOOD.replace("scheme = \"aexo\"", "scheme = \"stripe\""));
+        assert_eq!(e.line, Some(7));
+        assert!(
+            e.message.contains("unknown scheme \"stripe\""),
+            "{}",
+            e.message
+        );
+
+        let e = err(&GOOD.replace("127.0.0.1:8443", "localhost"));
+        assert_eq!(e.line, Some(3));
+
+        let e = err(&GOOD.replace("HOOKGATE_CONFIG_TEST_SECRET", "HOOKGATE_CONFIG_TEST_UNSET"));
+        assert_eq!(e.line, Some(8));
+        assert!(
+            e.message.contains("HOOKGATE_CONFIG_TEST_UNSET is not set"),
+            "{}",
+            e.message
+        );
+
+        let e = err(&GOOD.replace("upstream = \"http://", "upstream = \"ftp://"));
+        assert_eq!(e.line, Some(9));
+
+        let e = err(&GOOD.replace("[[route]]", "[[route]]\ntimeout = 3"));
+        assert_eq!(e.line, Some(6));
+        assert!(e.message.contains("unknown field"), "{}", e.message);
+
+        let e = err("[server]\nlisten = \n");
+        assert_eq!(e.line, Some(2));
+    }
+}

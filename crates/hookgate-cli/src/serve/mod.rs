@@ -1,0 +1,135 @@
+//! `hookgate serve --config hookgate.toml`: a verifying reverse proxy.
+//!
+//! Per route (path -> scheme, secrets, upstream): the HTTPS policy, the
+//! verification with the handler deadline, dedupe (memory or Redis), then
+//! the request is forwarded to the upstream with `hookgate-verified:
+//! <scheme>` (and `hookgate-event-id`) added, after removing any such header
+//! that came from outside. The sender gets the upstream's status; a 2xx
+//! commits the dedupe claim. TLS is terminated with rustls (the certificate
+//! is re-read on SIGHUP), or the proxy runs behind a load balancer trusted
+//! through `trusted_proxies`. SIGTERM stops accepting and lets in-flight
+//! deliveries finish (each is bounded by the deadline).
+
+mod config;
+mod proxy;
+mod tls;
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (see the README's "Run it in front of any app").
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+pub(crate) fn run(args: &ServeArgs) -> Result<bool, String> {
+    let config = config::load(&args.config).map_err(|e| match e.line {
+        Some(line) => format!("{}:{line}: {}", args.config.display(), e.message),
+        None => format!("{}: {}", args.config.display(), e.message),
+    })?;
+    init_logs(config.json_logs);
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(serve(config))
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,hookgate=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
+async fn serve(config: config::Config) -> Result<bool, String> {
+    let router = proxy::Router::build(&config)?;
+    let certs = match &config.tls {
+        Some((cert, key)) => Some(tls::Certs::load(cert, key)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if certs.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{addr}");
+    tracing::info!(%addr, tls = certs.is_some(), routes = config.routes.len(), "hookgate proxy started");
+
+    let mut hangup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        continue;
+                    }
+                };
+                let router = router.clone();
+                let certs = certs.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = certs.is_some();
+                    let service = hyper::service::service_fn(move |req| {
+                        let router = router.clone();
+                        async move { Ok::<_, Infallible>(router.handle(req, peer, tls).await) }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let result = match certs {
+                        Some(certs) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(certs.current());
+                            match acceptor.accept(stream).await {
+                                Ok(stream) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                                Err(error) => {
+                                    tracing::info!(%peer, %error, "TLS handshake failed (plain HTTP to the TLS port?)");
+                                    return;
+                                }
+                            }
+                        }
+                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                    };
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                });
+            }
+            _ = hangup.recv() => match &certs {
+                Some(certs) => certs.reload(),
+                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+            },
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    drop(listener);
+    let grace = config
+        .deadline
+        .unwrap_or(hookgate::DEFAULT_HANDLER_DEADLINE)
+        + Duration::from_secs(5);
+    tracing::info!(
+        in_flight = graceful.count(),
+        "shutting down: letting in-flight deliveries finish"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!("connections still open after {grace:?}; exiting"),
+    }
+    Ok(true)
+}

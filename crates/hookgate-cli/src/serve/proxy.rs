@@ -1,0 +1,254 @@
+//! The verifying reverse proxy: per route, HTTPS policy -> verification
+//! (with the handler deadline) -> dedupe -> forward to the upstream.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hookgate::dedupe::{Claim, DedupeLayer, DedupeStore, Deduper, MemoryStore, StoreError, Token};
+use hookgate::https::{Connection, HttpsPolicy, RequireHttpsLayer};
+use hookgate::{error_body, VerifiedEvent, Verifier, WebhookLayer};
+use hookgate_redis::RedisStore;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::util::BoxCloneSyncService;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+use super::config::{Config, StoreConfig};
+
+/// The header telling the upstream the delivery was verified (its scheme).
+pub(crate) const VERIFIED_HEADER: &str = "hookgate-verified";
+/// The verified event id, where the sender has one.
+pub(crate) const EVENT_ID_HEADER: &str = "hookgate-event-id";
+
+/// Largest upstream answer relayed to the sender.
+const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
+
+pub(crate) type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+type RouteService = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
+
+/// Memory or Redis, chosen by the configuration; shared by every route.
+#[derive(Debug)]
+pub(crate) enum AnyStore {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+impl DedupeStore for AnyStore {
+    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        match self {
+            Self::Memory(s) => s.claim(key, lease).await,
+            Self::Redis(s) => s.claim(key, lease).await,
+        }
+    }
+
+    async fn commit(&self, key: &str, token: Token, retention: Duration) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(s) => s.commit(key, token, retention).await,
+            Self::Redis(s) => s.commit(key, token, retention).await,
+        }
+    }
+
+    async fn release(&self, key: &str, token: Token) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(s) => s.release(key, token).await,
+            Self::Redis(s) => s.release(key, token).await,
+        }
+    }
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut res = Response::new(full(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn boxed<B>(res: Response<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    res.map(|body| body.map_err(Into::into).boxed_unsync())
+}
+
+/// Headers that belong to one connection, not to the message.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+    )
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        // Never pass on a verified marker that came from outside.
+        if hop_by_hop(name) || name == VERIFIED_HEADER || name == EVENT_ID_HEADER {
+            continue;
+        }
+        to.append(name.clone(), value.clone());
+    }
+}
+
+async fn forward(
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: http::Uri,
+    req: Request<Full<Bytes>>,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let Some(event) = parts.extensions.get::<VerifiedEvent>().cloned() else {
+        return json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_body("not verified"),
+        );
+    };
+    let mut out = Request::new(body);
+    *out.method_mut() = parts.method;
+    *out.uri_mut() = upstream;
+    copy_headers(&parts.headers, out.headers_mut());
+    let headers = out.headers_mut();
+    headers.insert(VERIFIED_HEADER, HeaderValue::from_static(event.scheme()));
+    if let Some(id) = event.id().and_then(|id| HeaderValue::from_str(id).ok()) {
+        headers.insert(EVENT_ID_HEADER, id);
+    }
+    let res = match client.request(out).await {
+        Ok(res) => res,
+        Err(error) => {
+            tracing::error!(%error, "upstream did not answer");
+            return json(
+                StatusCode::BAD_GATEWAY,
+                error_body("upstream unavailable; retry later"),
+            );
+        }
+    };
+    let (parts, body) = res.into_parts();
+    let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(error) => {
+            tracing::error!(%error, "upstream answer could not be read");
+            return json(
+                StatusCode::BAD_GATEWAY,
+                error_body("upstream answer unreadable; retry later"),
+            );
+        }
+    };
+    let mut res = Response::new(full(body));
+    *res.status_mut() = parts.status;
+    copy_headers(&parts.headers, res.headers_mut());
+    res.headers_mut().remove(header::CONTENT_LENGTH);
+    res
+}
+
+/// Every route, by path, with the HTTPS policy in front.
+#[derive(Clone)]
+pub(crate) struct Router {
+    routes: Arc<Vec<(String, RouteService)>>,
+}
+
+impl Router {
+    pub(crate) fn build(config: &Config) -> Result<Self, String> {
+        let store = Arc::new(match &config.store {
+            StoreConfig::Memory { capacity } => {
+                AnyStore::Memory(MemoryStore::with_capacity(*capacity))
+            }
+            StoreConfig::Redis { url, key_prefix } => {
+                let mut store = RedisStore::new(url).map_err(|e| e.to_string())?;
+                if let Some(prefix) = key_prefix {
+                    store = store.key_prefix(prefix.clone());
+                }
+                AnyStore::Redis(store)
+            }
+        });
+        let policy = HttpsPolicy::new()
+            .trust_proxies(&config.trusted_proxies)
+            .map_err(|e| e.to_string())?
+            .allow_plain_loopback_for_development(config.allow_plain_loopback);
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let mut routes = Vec::new();
+        for route in &config.routes {
+            let mut verifier: Verifier = route.scheme.verifier(&route.secrets[0])?;
+            verifier = verifier
+                .secrets(hookgate::Secrets::new(&route.secrets).map_err(|e| e.to_string())?);
+            if let Some(limit) = route.max_body_bytes {
+                verifier = verifier.max_body_bytes(limit);
+            }
+            if let Some(window) = route.freshness {
+                verifier = verifier.freshness(window);
+            }
+            if let Some(deadline) = config.deadline {
+                verifier = verifier
+                    .handler_deadline(deadline)
+                    .map_err(|e| e.to_string())?;
+            }
+            let deduper = Deduper::builder(store.clone())
+                .namespace(format!("{}:{}", verifier.scheme().name(), route.path))
+                .build(&verifier)
+                .map_err(|e| e.to_string())?;
+            let (client, upstream) = (client.clone(), route.upstream.clone());
+            let stack = ServiceBuilder::new()
+                .layer(RequireHttpsLayer::new(policy.clone()))
+                .layer(WebhookLayer::new(verifier))
+                .layer(DedupeLayer::new(deduper))
+                .service(service_fn(move |req: Request<Full<Bytes>>| {
+                    let (client, upstream) = (client.clone(), upstream.clone());
+                    async move { Ok::<_, Infallible>(forward(client, upstream, req).await) }
+                }));
+            let service = ServiceExt::<Request<Incoming>>::map_response(stack, boxed);
+            routes.push((route.path.clone(), BoxCloneSyncService::new(service)));
+        }
+        Ok(Self {
+            routes: Arc::new(routes),
+        })
+    }
+
+    /// Answers one request from `peer`.
+    pub(crate) async fn handle(
+        &self,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+    ) -> Response<Body> {
+        let path = req.uri().path().to_owned();
+        if path == "/healthz" {
+            return Response::new(full(Bytes::from_static(b"ok")));
+        }
+        let Some((_, service)) = self.routes.iter().find(|(p, _)| *p == path) else {
+            return json(
+                StatusCode::NOT_FOUND,
+                error_body("no webhook route at this path"),
+            );
+        };
+        req.extensions_mut()
+            .insert(Connection::from_socket(peer, tls));
+        match service.clone().oneshot(req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        }
+    }
+}

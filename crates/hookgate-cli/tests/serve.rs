@@ -1,0 +1,404 @@
+//! `hookgate serve`, run as a process: real TLS (a certificate made here),
+//! a real upstream on 127.0.0.1, and a client that trusts the certificate.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use hookgate::scheme::Aexo;
+use hookgate::testing;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SECRET: &str = "proxy-test-secret";
+
+/// One request as the upstream saw it: its `hookgate-verified` values and
+/// `hookgate-event-id`.
+type Seen = (Vec<String>, Option<String>);
+
+/// What the upstream saw, request by request.
+#[derive(Clone, Default)]
+struct Upstream {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    async fn start(&self) -> SocketAddr {
+        let me = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let me = me.clone();
+                async move {
+                    if body.contains("slow") {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    if body.contains("pause") {
+                        tokio::time::sleep(Duration::from_millis(700)).await;
+                    }
+                    let verified = headers
+                        .get_all("hookgate-verified")
+                        .iter()
+                        .map(|v| v.to_str().unwrap().to_owned())
+                        .collect();
+                    let id = headers
+                        .get("hookgate-event-id")
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    me.seen.lock().unwrap().push((verified, id));
+                    "upstream ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
+    }
+}
+
+struct Proxy {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proxy {
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hookgate-serve-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A self-signed certificate for localhost, written as cert.pem/key.pem;
+/// returns the certificate's PEM.
+fn make_cert(dir: &Path) -> String {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = ck.cert.pem();
+    std::fs::write(dir.join("cert.pem"), &pem).unwrap();
+    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+    pem
+}
+
+fn config(dir: &Path, upstream: SocketAddr, server_extra: &str) -> PathBuf {
+    std::fs::write(dir.join("aexo.secret"), format!("{SECRET}\n")).unwrap();
+    let text = format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+{server_extra}
+
+[dedupe]
+store = "memory"
+
+[[route]]
+path = "/webhooks/aexo"
+scheme = "aexo"
+secrets = [{{ file = "aexo.secret" }}]
+upstream = "http://{upstream}/hook"
+"#
+    );
+    let path = dir.join("hookgate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start(config: &Path) -> Proxy {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim()
+        .parse()
+        .unwrap();
+    Proxy { child, addr }
+}
+
+fn client(trusted_pem: &str, proxy: SocketAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(trusted_pem.as_bytes()).unwrap())
+        .resolve("localhost", proxy)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn delivery(id: &str, note: &str) -> (String, Vec<u8>) {
+    let body = testing::aexo_body(id, "key.created", serde_json::json!({ "note": note }));
+    let sig = testing::sign(&Aexo, SECRET, &body).remove(0).1;
+    (sig, body)
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    sig: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = client
+        .post(url)
+        .header("x-aexo-signature", sig)
+        .body(body.to_vec());
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_real_tls_only_verified_deliveries_reach_the_upstream_once() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("tls");
+    let pem = make_cert(&dir);
+    let proxy = start(&config(
+        &dir,
+        up,
+        "tls = { cert = \"cert.pem\", key = \"key.pem\" }",
+    ));
+    let client = client(&pem, proxy.addr);
+    let url = format!("https://localhost:{}/webhooks/aexo", proxy.addr.port());
+
+    let (sig, body) = delivery("wh_proxy_1", "");
+    let res = post(&client, &url, &sig, &body, &[]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "upstream ok");
+    assert_eq!(upstream.count(), 1);
+    assert_eq!(
+        upstream.seen.lock().unwrap()[0],
+        (vec!["aexo".to_owned()], Some("wh_proxy_1".to_owned()))
+    );
+
+    let again = post(&client, &url, &sig, &body, &[]).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["hookgate-dedupe"], "duplicate");
+    assert_eq!(upstream.count(), 1, "a duplicate reached the upstream");
+
+    let forged = testing::sign(&Aexo, "guessed", &body).remove(0).1;
+    let (_, other) = delivery("wh_proxy_2", "");
+    assert_eq!(
+        post(&client, &url, &forged, &other, &[]).await.status(),
+        401
+    );
+    assert_eq!(
+        upstream.count(),
+        1,
+        "a forged delivery reached the upstream"
+    );
+
+    // A verified marker sent from outside is replaced, never passed on.
+    let (sig3, body3) = delivery("wh_proxy_3", "");
+    let res = post(
+        &client,
+        &url,
+        &sig3,
+        &body3,
+        &[("hookgate-verified", "forged"), ("hookgate-event-id", "x")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        upstream.seen.lock().unwrap()[1],
+        (vec!["aexo".to_owned()], Some("wh_proxy_3".to_owned()))
+    );
+
+    let health = client
+        .get(format!("https://localhost:{}/healthz", proxy.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // Plain HTTP to the TLS port gets no HTTP answer at all.
+    let mut tcp = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let (sig4, body4) = delivery("wh_proxy_4", "");
+    let request = format!(
+        "POST /webhooks/aexo HTTP/1.1\r\nhost: x\r\nx-aexo-signature: {sig4}\r\ncontent-length: {}\r\n\r\n",
+        body4.len()
+    );
+    let _ = tcp.write_all(request.as_bytes()).await;
+    let _ = tcp.write_all(&body4).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("HTTP/1.1 200"),
+        "{answer:?}"
+    );
+    assert_eq!(upstream.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_outlives_the_deadline_gets_the_sender_a_503() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("deadline");
+    let pem = make_cert(&dir);
+    let proxy = start(&config(
+        &dir,
+        up,
+        "tls = { cert = \"cert.pem\", key = \"key.pem\" }\ndeadline_secs = 1",
+    ));
+    let client = client(&pem, proxy.addr);
+    let url = format!("https://localhost:{}/webhooks/aexo", proxy.addr.port());
+    let (sig, body) = delivery("wh_proxy_slow", "slow");
+    let started = Instant::now();
+    let res = post(&client, &url, &sig, &body, &[]).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "30");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_load_balancer_only_a_trusted_peers_forwarding_header_counts() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    for (trusted, xfp, expected) in [
+        ("127.0.0.1/32", Some("https"), 200),
+        ("127.0.0.1/32", None, 403),
+        ("10.0.0.0/8", Some("https"), 403), // spoofed: the peer is not trusted
+    ] {
+        let dir = temp_dir(&format!("lb-{}", trusted.replace('/', "_")));
+        let proxy = start(&config(
+            &dir,
+            up,
+            &format!("trusted_proxies = [\"{trusted}\"]"),
+        ));
+        let url = format!("http://{}/webhooks/aexo", proxy.addr);
+        let (sig, body) = delivery(&format!("wh_lb_{}", upstream.count()), "");
+        let extra: Vec<(&str, &str)> = xfp.map(|v| ("x-forwarded-proto", v)).into_iter().collect();
+        let res = post(&reqwest::Client::new(), &url, &sig, &body, &extra).await;
+        assert_eq!(
+            res.status().as_u16(),
+            expected,
+            "trusted {trusted}, xfp {xfp:?}"
+        );
+        if expected == 403 {
+            assert!(res.text().await.unwrap().contains("HTTPS is required"));
+        }
+    }
+}
+
+#[test]
+fn a_bad_config_is_refused_at_start_with_the_line_and_the_reason() {
+    let dir = temp_dir("bad");
+    let path = config(&dir, "127.0.0.1:9".parse().unwrap(), "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("scheme = \"aexo\"", "scheme = \"stripe\"");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("hookgate.toml:10: unknown scheme \"stripe\""),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_certificate_for_new_connections() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("reload");
+    let old = make_cert(&dir);
+    let proxy = start(&config(
+        &dir,
+        up,
+        "tls = { cert = \"cert.pem\", key = \"key.pem\" }",
+    ));
+    let health = |pem: &str| {
+        let client = client(pem, proxy.addr);
+        let url = format!("https://localhost:{}/healthz", proxy.addr.port());
+        async move { client.get(url).send().await.is_ok() }
+    };
+    assert!(health(&old).await);
+    let new = make_cert(&dir);
+    proxy.signal("HUP");
+    let mut switched = false;
+    for _ in 0..50 {
+        if health(&new).await {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(switched, "the new certificate was not served after SIGHUP");
+    assert!(!health(&old).await, "the old certificate is still served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_delivery_finish_then_exits() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("term");
+    let pem = make_cert(&dir);
+    let mut proxy = start(&config(
+        &dir,
+        up,
+        "tls = { cert = \"cert.pem\", key = \"key.pem\" }",
+    ));
+    let client = client(&pem, proxy.addr);
+    let url = format!("https://localhost:{}/webhooks/aexo", proxy.addr.port());
+    let (sig, body) = delivery("wh_term", "pause");
+    let in_flight =
+        tokio::spawn(async move { post(&client, &url, &sig, &body, &[]).await.status() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.signal("TERM");
+    assert_eq!(
+        in_flight.await.unwrap(),
+        200,
+        "the in-flight delivery was cut off"
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        let status = proxy.child.wait().unwrap();
+        std::mem::forget(proxy);
+        status
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+}
