@@ -109,7 +109,11 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
     let client = client.build().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let tally = Arc::new(Tally::default());
-    let run_id = std::process::id() as u64 ^ (Instant::now().elapsed().as_nanos() as u64);
+    // Distinct event ids across runs: the time of this run, and the process.
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+        ^ u64::from(std::process::id());
     runtime.block_on(async {
         let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
         let mut tasks = Vec::new();
