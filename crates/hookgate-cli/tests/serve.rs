@@ -402,3 +402,43 @@ async fn sigterm_lets_an_in_flight_delivery_finish_then_exits() {
     .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_proxies_sharing_redis_forward_an_event_once() {
+    let redis = hookgate_conformance::redis_server::RedisServer::start();
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let mut proxies = Vec::new();
+    for name in ["redis-a", "redis-b"] {
+        let dir = temp_dir(name);
+        let path = config(&dir, up, "allow_plain_loopback = true");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "store = \"memory\"",
+            &format!("store = \"redis\"\nredis_url = \"{}\"", redis.url()),
+        );
+        std::fs::write(&path, text).unwrap();
+        proxies.push(start(&path));
+    }
+    let (sig, body) = delivery("wh_proxy_redis", "");
+    let client = reqwest::Client::new();
+    let first = post(
+        &client,
+        &format!("http://{}/webhooks/aexo", proxies[0].addr),
+        &sig,
+        &body,
+        &[],
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let second = post(
+        &client,
+        &format!("http://{}/webhooks/aexo", proxies[1].addr),
+        &sig,
+        &body,
+        &[],
+    )
+    .await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.headers()["hookgate-dedupe"], "duplicate");
+    assert_eq!(upstream.count(), 1);
+}
