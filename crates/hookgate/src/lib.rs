@@ -9,6 +9,7 @@ mod error;
 pub mod events;
 mod headers;
 pub mod https;
+pub mod inbox;
 pub mod layer;
 pub mod scheme;
 mod secret;

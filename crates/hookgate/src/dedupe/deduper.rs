@@ -44,6 +44,36 @@ impl KeySource {
             Self::BodySha256
         }
     }
+
+    /// `namespace:key` for a delivery, or [`DedupeOutcome::MissingKey`].
+    pub fn key_for(
+        &self,
+        namespace: &str,
+        event: &VerifiedEvent,
+        headers: &dyn Headers,
+    ) -> Result<String, DedupeOutcome> {
+        let raw: Result<String, &'static str> = match self {
+            KeySource::EventId => event.id().map(str::to_owned).ok_or("no event id"),
+            KeySource::Header(name) => match headers.header(name) {
+                HeaderValue::One(v) if !v.is_empty() => std::str::from_utf8(v)
+                    .map(str::to_owned)
+                    .map_err(|_| "non-UTF-8 key header"),
+                HeaderValue::Many => Err("key header sent more than once"),
+                _ => Err("no key header"),
+            },
+            KeySource::BodySha256 => Ok(format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(event.body()))
+            )),
+        };
+        match raw {
+            Ok(key) => Ok(format!("{namespace}:{key}")),
+            Err(why) => {
+                tracing::warn!(namespace, key = ?self, why, "delivery has no dedupe key");
+                Err(DedupeOutcome::MissingKey)
+            }
+        }
+    }
 }
 
 /// What happens when the store cannot be reached.
@@ -145,27 +175,7 @@ impl<St: DedupeStore> Deduper<St> {
         event: &VerifiedEvent,
         headers: &dyn Headers,
     ) -> Result<String, DedupeOutcome> {
-        let raw: Result<String, &'static str> = match &self.key {
-            KeySource::EventId => event.id().map(str::to_owned).ok_or("no event id"),
-            KeySource::Header(name) => match headers.header(name) {
-                HeaderValue::One(v) if !v.is_empty() => std::str::from_utf8(v)
-                    .map(str::to_owned)
-                    .map_err(|_| "non-UTF-8 key header"),
-                HeaderValue::Many => Err("key header sent more than once"),
-                _ => Err("no key header"),
-            },
-            KeySource::BodySha256 => Ok(format!(
-                "sha256:{}",
-                hex::encode(Sha256::digest(event.body()))
-            )),
-        };
-        match raw {
-            Ok(key) => Ok(format!("{}:{key}", self.namespace)),
-            Err(why) => {
-                tracing::warn!(namespace = %self.namespace, key = ?self.key, why, "delivery has no dedupe key");
-                Err(DedupeOutcome::MissingKey)
-            }
-        }
+        self.key.key_for(&self.namespace, event, headers)
     }
 
     /// Claims a key from [`key_for`](Self::key_for): run the handler, or

@@ -1,0 +1,405 @@
+#![doc = include_str!("../README.md")]
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use hookgate::inbox::{
+    from_millis, millis, Enqueued, EventId, EventInfo, InboxStore, Leased, NewEvent, Replay, State,
+    Stats, StoreError, Token,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+/// Runs after the batch's transaction: `true` when it committed.
+type Finish = Box<dyn FnOnce(bool) + Send>;
+type Command = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+
+/// Most commands committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// The SQLite inbox; see the crate docs. Cloning is not needed: share it in
+/// an `Arc`.
+#[derive(Debug)]
+pub struct SqliteInbox {
+    tx: mpsc::Sender<Command>,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL UNIQUE,
+  scheme TEXT NOT NULL,
+  event_id TEXT,
+  event_type TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  body BLOB,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER,
+  token INTEGER,
+  finished_at INTEGER,
+  last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS events_due ON events(state, due_at);
+CREATE TABLE IF NOT EXISTS control (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+fn store_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("sqlite: {e}"))
+}
+
+impl SqliteInbox {
+    /// Opens (or creates) the inbox file at `path`, with group commit.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, true)
+    }
+
+    /// Opens the inbox; `group_commit: false` commits each command on its own
+    /// (for comparison in the benchmark).
+    pub fn open_with(path: impl AsRef<Path>, group_commit: bool) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        let conn = Connection::open(&path).map_err(store_error)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(store_error)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(store_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError(format!(
+                "sqlite: journal_mode is {mode}, WAL is required"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL;")
+            .map_err(store_error)?;
+        conn.execute_batch(SCHEMA).map_err(store_error)?;
+        let (tx, rx) = mpsc::channel::<Command>();
+        std::thread::Builder::new()
+            .name("hookgate-sqlite-writer".into())
+            .spawn(move || writer(conn, rx, group_commit))
+            .map_err(store_error)?;
+        Ok(Self { tx, path })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer thread inside a transaction; the result is
+    /// delivered only once that transaction has committed.
+    async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let command: Command = Box::new(move |conn| {
+            let result = f(conn).map_err(store_error);
+            Box::new(move |committed| {
+                let _ = reply.send(match (committed, result) {
+                    (true, result) => result,
+                    (false, _) => Err(StoreError("sqlite: the transaction did not commit".into())),
+                });
+            })
+        });
+        self.tx
+            .send(command)
+            .map_err(|_| StoreError("sqlite: the writer thread stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError("sqlite: the writer thread stopped".into()))?
+    }
+}
+
+fn writer(conn: Connection, rx: mpsc::Receiver<Command>, group_commit: bool) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        if group_commit {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+        }
+        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let finishers: Vec<Finish> = batch.into_iter().map(|command| command(&conn)).collect();
+        let committed = began && conn.execute_batch("COMMIT").is_ok();
+        if !committed {
+            tracing::error!("sqlite inbox transaction failed; its callers get errors");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for finish in finishers {
+            finish(committed);
+        }
+    }
+}
+
+fn info(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventInfo> {
+    let state: String = row.get("state")?;
+    Ok(EventInfo {
+        id: row.get("id")?,
+        key: row.get("key")?,
+        event_id: row.get("event_id")?,
+        event_type: row.get("event_type")?,
+        state: State::parse(&state).unwrap_or(State::Dead),
+        attempts: row.get("attempts")?,
+        received_at: from_millis(row.get("received_at")?),
+        due_at: row.get::<_, Option<i64>>("due_at")?.map(from_millis),
+        last_error: row.get("last_error")?,
+    })
+}
+
+const INFO_COLUMNS: &str =
+    "id, key, event_id, event_type, state, attempts, received_at, due_at, last_error";
+
+fn paused(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row("SELECT value FROM control WHERE name = 'paused'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .is_some_and(|v| v == "1"))
+}
+
+impl InboxStore for SqliteInbox {
+    async fn enqueue(&self, event: NewEvent) -> Result<Enqueued, StoreError> {
+        self.call(move |conn| {
+            let now = millis(event.received_at);
+            let inserted = conn.execute(
+                "INSERT INTO events (key, scheme, event_id, event_type, received_at, body, state, attempts, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?5)
+                 ON CONFLICT(key) DO NOTHING",
+                params![event.key, event.scheme, event.event_id, event.event_type, now, event.body.as_ref()],
+            )?;
+            Ok(if inserted == 1 {
+                Enqueued::Stored(conn.last_insert_rowid())
+            } else {
+                Enqueued::Duplicate
+            })
+        })
+        .await
+    }
+
+    async fn lease(
+        &self,
+        max: usize,
+        lease: Duration,
+        now: SystemTime,
+    ) -> Result<Vec<Leased>, StoreError> {
+        self.call(move |conn| {
+            if paused(conn)? {
+                return Ok(Vec::new());
+            }
+            let now = millis(now);
+            let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+            let mut due = conn.prepare(
+                "SELECT id FROM events WHERE state IN ('pending', 'leased') AND due_at <= ?1
+                 ORDER BY due_at LIMIT ?2",
+            )?;
+            let ids: Vec<EventId> = due
+                .query_map(params![now, i64::try_from(max).unwrap_or(i64::MAX)], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut leased = Vec::new();
+            for id in ids {
+                let token = Token::new();
+                let (attempt, scheme, body): (u32, String, Vec<u8>) = conn.query_row(
+                    "UPDATE events SET state = 'leased', token = ?1, due_at = ?2, attempts = attempts + 1
+                     WHERE id = ?3 RETURNING attempts, scheme, body",
+                    params![token.get() as i64, until, id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default())),
+                )?;
+                leased.push(Leased {
+                    id,
+                    token,
+                    attempt,
+                    scheme,
+                    body: Bytes::from(body),
+                });
+            }
+            Ok(leased)
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        id: EventId,
+        token: Token,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            // Only the holder, and only while its lease lasts.
+            let changed = conn.execute(
+                "UPDATE events SET state = 'done', finished_at = ?1, token = NULL, due_at = NULL, last_error = NULL
+                 WHERE id = ?2 AND state = 'leased' AND token = ?3 AND due_at > ?1",
+                params![millis(now), id, token.get() as i64],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn reschedule(
+        &self,
+        id: EventId,
+        token: Token,
+        due: SystemTime,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let error = error.to_owned();
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE events SET state = 'pending', due_at = ?1, token = NULL, last_error = ?2
+                 WHERE id = ?3 AND state = 'leased' AND token = ?4",
+                params![millis(due), error, id, token.get() as i64],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn kill(
+        &self,
+        id: EventId,
+        token: Token,
+        error: &str,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let error = error.to_owned();
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE events SET state = 'dead', finished_at = ?1, token = NULL, due_at = NULL, last_error = ?2
+                 WHERE id = ?3 AND state = 'leased' AND token = ?4",
+                params![millis(now), error, id, token.get() as i64],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn stats(&self, now: SystemTime) -> Result<Stats, StoreError> {
+        self.call(move |conn| {
+            let mut stats = Stats {
+                paused: paused(conn)?,
+                ..Stats::default()
+            };
+            let mut by_state = conn.prepare("SELECT state, COUNT(*) FROM events GROUP BY state")?;
+            for row in
+                by_state.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            {
+                let (state, n) = row?;
+                let n = u64::try_from(n).unwrap_or(0);
+                match State::parse(&state) {
+                    Some(State::Pending) => stats.pending = n,
+                    Some(State::Leased) => stats.leased = n,
+                    Some(State::Done) => stats.done = n,
+                    Some(State::Dead) => stats.dead = n,
+                    None => {}
+                }
+            }
+            let oldest: Option<i64> = conn.query_row(
+                "SELECT MIN(received_at) FROM events WHERE state IN ('pending', 'leased')",
+                [],
+                |r| r.get(0),
+            )?;
+            stats.oldest_pending = oldest.and_then(|t| now.duration_since(from_millis(t)).ok());
+            Ok(stats)
+        })
+        .await
+    }
+
+    async fn list(&self, state: Option<State>, limit: usize) -> Result<Vec<EventInfo>, StoreError> {
+        self.call(move |conn| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {INFO_COLUMNS} FROM events WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![state.map(State::as_str), limit], info)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn show(&self, id: EventId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
+        self.call(move |conn| {
+            conn.query_row(
+                &format!("SELECT {INFO_COLUMNS}, body FROM events WHERE id = ?1"),
+                params![id],
+                |r| {
+                    Ok((
+                        info(r)?,
+                        Bytes::from(r.get::<_, Option<Vec<u8>>>("body")?.unwrap_or_default()),
+                    ))
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn replay(
+        &self,
+        which: Replay,
+        dry_run: bool,
+        now: SystemTime,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.call(move |conn| {
+            let (filter, arg): (&str, i64) = match which {
+                Replay::One(id) => ("id = ?1 AND state IN ('done', 'dead')", id),
+                Replay::Dead => ("state = 'dead' AND ?1 = ?1", 0),
+                Replay::Since(t) => ("state IN ('done', 'dead') AND received_at >= ?1", millis(t)),
+            };
+            let mut select = conn.prepare(&format!("SELECT id FROM events WHERE {filter} AND body IS NOT NULL ORDER BY id"))?;
+            let ids: Vec<EventId> = select.query_map(params![arg], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            if !dry_run {
+                for id in &ids {
+                    conn.execute(
+                        "UPDATE events SET state = 'pending', due_at = ?1, attempts = 0, token = NULL,
+                         finished_at = NULL, last_error = NULL WHERE id = ?2",
+                        params![millis(now), id],
+                    )?;
+                }
+            }
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO control (name, value) VALUES ('paused', ?1)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                params![if paused { "1" } else { "0" }],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_dead(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            let n = conn.execute(
+                "DELETE FROM events WHERE state = 'dead' AND finished_at < ?1",
+                params![millis(before)],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn prune_done(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            let n = conn.execute(
+                "DELETE FROM events WHERE state = 'done' AND finished_at < ?1",
+                params![millis(before)],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}

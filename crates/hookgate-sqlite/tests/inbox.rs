@@ -1,0 +1,415 @@
+//! The durable inbox on a real SQLite file: acknowledgement, dedupe on
+//! insert, workers with retries and dead letters, replay, leases.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use hookgate::events::AexoEvent;
+use hookgate::inbox::{
+    Enqueued, HandlerError, Inbox, InboxStore, NewEvent, Replay, RetrySchedule, State,
+    WorkerConfig, Workers,
+};
+use hookgate::scheme::Aexo;
+use hookgate::{testing, Delivery, Verifier, WebhookLayer};
+use hookgate_sqlite::SqliteInbox;
+use tower::{ServiceBuilder, ServiceExt};
+
+const SECRET: &str = "inbox-secret";
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hookgate-inbox-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("inbox.sqlite3")
+}
+
+fn body(id: &str) -> Vec<u8> {
+    testing::aexo_body(id, "key.created", serde_json::json!({ "key_id": id }))
+}
+
+fn new_event(id: &str) -> NewEvent {
+    NewEvent {
+        key: format!("aexo:{id}"),
+        scheme: "aexo".into(),
+        event_id: Some(id.into()),
+        event_type: "key.created".into(),
+        received_at: SystemTime::now(),
+        body: Bytes::from(body(id)),
+    }
+}
+
+async fn settle(store: &SqliteInbox, within: Duration) -> hookgate::inbox::Stats {
+    let started = Instant::now();
+    loop {
+        let stats = store.stats(SystemTime::now()).await.unwrap();
+        if stats.pending + stats.leased == 0 || started.elapsed() > within {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn quick(workers: usize) -> WorkerConfig {
+    WorkerConfig::new(workers, Duration::from_secs(20), Duration::from_secs(10))
+        .unwrap()
+        .poll(Duration::from_millis(10))
+        .schedule(
+            RetrySchedule::new(vec![
+                Duration::ZERO,
+                Duration::from_millis(5),
+                Duration::from_millis(5),
+            ])
+            .jitter(0.5),
+        )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_gets_200_at_once_while_the_handler_takes_far_longer() {
+    let store = Arc::new(SqliteInbox::open(temp_db("slow")).unwrap());
+    let verifier = Verifier::aexo(SECRET).unwrap();
+    let route = ServiceBuilder::new()
+        .layer(WebhookLayer::new(verifier.clone()))
+        .service(Inbox::new(store.clone(), &verifier));
+    // The sender's 30 s, scaled to 1 s; the handler takes 3 "minutes" (3 s).
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let h = handled.clone();
+    let workers = Workers::spawn(
+        store.clone(),
+        verifier.clone(),
+        quick(1),
+        move |d: Delivery<AexoEvent>| {
+            let h = h.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                assert!(
+                    matches!(d.event, AexoEvent::KeyCreated(_)),
+                    "the typed event, as in sync mode"
+                );
+                h.lock().unwrap().push(d.id().unwrap().to_owned());
+                Ok(())
+            }
+        },
+    );
+    let started = Instant::now();
+    let res = route
+        .clone()
+        .oneshot(testing::signed_request(
+            &Aexo,
+            SECRET,
+            "/",
+            body("wh_slow_1"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(handled.lock().unwrap().is_empty());
+
+    // A duplicate while it is pending: 200 with the marker, not stored twice.
+    let dup = route
+        .oneshot(testing::signed_request(
+            &Aexo,
+            SECRET,
+            "/",
+            body("wh_slow_1"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), 200);
+    assert_eq!(dup.headers()["hookgate-dedupe"], "duplicate");
+
+    let stats = settle(&store, Duration::from_secs(10)).await;
+    assert_eq!((stats.done, stats.dead), (1, 0));
+    assert_eq!(*handled.lock().unwrap(), vec!["wh_slow_1".to_owned()]);
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_take_the_event_answers_503_never_2xx() {
+    let path = temp_db("locked");
+    let store = Arc::new(SqliteInbox::open(&path).unwrap());
+    let verifier = Verifier::aexo(SECRET).unwrap();
+    let route = ServiceBuilder::new()
+        .layer(WebhookLayer::new(verifier.clone()))
+        .service(Inbox::new(store.clone(), &verifier));
+    // Another process-like connection holds the write lock past the busy timeout.
+    let blocker = rusqlite_connection(&path);
+    let res = route
+        .oneshot(testing::signed_request(
+            &Aexo,
+            SECRET,
+            "/",
+            body("wh_locked"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    drop(blocker);
+    assert_eq!(store.stats(SystemTime::now()).await.unwrap().pending, 0);
+}
+
+/// A second connection holding an exclusive transaction on `path`.
+fn rusqlite_connection(path: &std::path::Path) -> impl Drop {
+    struct Held(std::process::Child);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    // sqlite3's shell is not installed everywhere; python3's sqlite3 module is.
+    let script = format!(
+        "import sqlite3,time\nc=sqlite3.connect({:?},isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked',flush=True)\ntime.sleep(30)\n",
+        path.display().to_string()
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with its sqlite3 module");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    Held(child)
+}
+
+/// Fails 30% of attempts, decided by a hash of (event, attempt).
+fn flaky(id: &str, attempt: usize) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes().chain(attempt.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // splitmix64's finalizer, so that attempts of one event are independent.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (h ^ (h >> 31)) % 100 < 30
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_handler_leaves_every_event_done_or_dead_and_replay_brings_the_dead_to_done() {
+    let store = Arc::new(SqliteInbox::open(temp_db("flaky")).unwrap());
+    let verifier = Verifier::aexo(SECRET).unwrap();
+    const N: usize = 1000;
+    for i in 0..N {
+        assert!(matches!(
+            store
+                .enqueue(new_event(&format!("wh_flaky_{i}")))
+                .await
+                .unwrap(),
+            Enqueued::Stored(_)
+        ));
+    }
+    let fixed = Arc::new(AtomicBool::new(false));
+    let attempts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let successes = Arc::new(AtomicUsize::new(0));
+    let (f, a, s) = (fixed.clone(), attempts.clone(), successes.clone());
+    let workers = Workers::spawn(store.clone(), verifier, quick(4), move |d: Delivery<()>| {
+        let id = d.id().unwrap().to_owned();
+        let n = {
+            let mut a = a.lock().unwrap();
+            let n = a.entry(id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let fail = !f.load(Ordering::SeqCst) && flaky(&id, n);
+        let s = s.clone();
+        async move {
+            if fail {
+                return Err(HandlerError::Retry("flaky dependency".into()));
+            }
+            s.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let stats = settle(&store, Duration::from_secs(60)).await;
+    assert_eq!(stats.pending + stats.leased, 0, "{stats:?}");
+    assert_eq!(stats.done + stats.dead, N as u64, "{stats:?}");
+    // Exactly the events whose three attempts all failed are dead (about 2.7%).
+    let expected_dead = (0..N)
+        .filter(|i| (1..=3).all(|n| flaky(&format!("wh_flaky_{i}"), n)))
+        .count() as u64;
+    assert!(expected_dead > 0);
+    assert_eq!(stats.dead, expected_dead, "{stats:?}");
+    assert_eq!(successes.load(Ordering::SeqCst) as u64, stats.done);
+    let dead = store.list(Some(State::Dead), N).await.unwrap();
+    assert!(dead
+        .iter()
+        .all(|e| e.attempts == 3 && e.last_error.as_deref() == Some("flaky dependency")));
+
+    fixed.store(true, Ordering::SeqCst);
+    let dry = store
+        .replay(Replay::Dead, true, SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(dry.len() as u64, stats.dead);
+    assert_eq!(
+        store.stats(SystemTime::now()).await.unwrap().dead,
+        stats.dead,
+        "a dry run changed nothing"
+    );
+    let replayed = store
+        .replay(Replay::Dead, false, SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(replayed, dry);
+    let after = settle(&store, Duration::from_secs(30)).await;
+    assert_eq!((after.done, after.dead), (N as u64, 0), "{after:?}");
+    workers.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_goes_straight_to_the_dead_letters() {
+    let store = Arc::new(SqliteInbox::open(temp_db("permanent")).unwrap());
+    store.enqueue(new_event("wh_perm")).await.unwrap();
+    let workers = Workers::spawn(
+        store.clone(),
+        Verifier::aexo(SECRET).unwrap(),
+        quick(1),
+        |_: Delivery<()>| async { Err(HandlerError::Permanent("unknown customer".into())) },
+    );
+    let stats = settle(&store, Duration::from_secs(10)).await;
+    assert_eq!(stats.dead, 1);
+    let dead = store.list(Some(State::Dead), 10).await.unwrap();
+    assert_eq!(
+        (dead[0].attempts, dead[0].last_error.as_deref()),
+        (1, Some("unknown customer"))
+    );
+    workers.shutdown().await;
+}
+
+#[test]
+fn a_lease_not_longer_than_the_handler_timeout_is_refused() {
+    let t = Duration::from_secs(30);
+    let err = WorkerConfig::new(2, t, t).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("must be longer than the handler timeout"),
+        "{err}"
+    );
+    assert!(WorkerConfig::new(2, t + Duration::from_millis(1), t).is_ok());
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
+    let store = SqliteInbox::open(temp_db("lease")).unwrap();
+    store.enqueue(new_event("wh_lease")).await.unwrap();
+    let now = SystemTime::now();
+    let first = store
+        .lease(1, Duration::from_millis(50), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(first.attempt, 1);
+    assert!(
+        store
+            .lease(1, Duration::from_millis(50), now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased twice"
+    );
+    let later = now + Duration::from_millis(100);
+    assert!(
+        !store.complete(first.id, first.token, later).await.unwrap(),
+        "an expired lease completed"
+    );
+    let second = store
+        .lease(1, Duration::from_secs(5), later)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((second.id, second.attempt), (first.id, 2));
+    assert!(
+        !store.complete(first.id, first.token, later).await.unwrap(),
+        "the old token completed"
+    );
+    assert!(!store
+        .reschedule(first.id, first.token, later, "x")
+        .await
+        .unwrap());
+    assert!(store
+        .complete(second.id, second.token, later)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.show(first.id).await.unwrap().unwrap().0.state,
+        State::Done
+    );
+}
+
+#[tokio::test]
+async fn pause_resume_purge_and_prune_work_on_the_file() {
+    let path = temp_db("ops");
+    let store = SqliteInbox::open(&path).unwrap();
+    store.enqueue(new_event("wh_ops_1")).await.unwrap();
+    store.set_paused(true).await.unwrap();
+    assert!(store
+        .lease(1, Duration::from_secs(5), SystemTime::now())
+        .await
+        .unwrap()
+        .is_empty());
+    // Another handle on the same file (as the CLI would open it) sees the pause.
+    let other = SqliteInbox::open(&path).unwrap();
+    assert!(other.stats(SystemTime::now()).await.unwrap().paused);
+    other.set_paused(false).await.unwrap();
+    let l = store
+        .lease(1, Duration::from_secs(5), SystemTime::now())
+        .await
+        .unwrap()
+        .remove(0);
+    let now = SystemTime::now();
+    store.kill(l.id, l.token, "bad", now).await.unwrap();
+    assert_eq!(
+        store.purge_dead(now).await.unwrap(),
+        0,
+        "not older than the cut-off"
+    );
+    assert_eq!(
+        store
+            .purge_dead(now + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
+
+    store.enqueue(new_event("wh_ops_2")).await.unwrap();
+    let l = store
+        .lease(1, Duration::from_secs(5), SystemTime::now())
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .complete(l.id, l.token, SystemTime::now())
+        .await
+        .unwrap();
+    // A done marker keeps a late retry a duplicate until it is pruned.
+    assert_eq!(
+        store.enqueue(new_event("wh_ops_2")).await.unwrap(),
+        Enqueued::Duplicate
+    );
+    assert_eq!(
+        store
+            .prune_done(SystemTime::now() + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        store.enqueue(new_event("wh_ops_2")).await.unwrap(),
+        Enqueued::Stored(_)
+    ));
+}
