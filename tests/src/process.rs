@@ -209,3 +209,59 @@ pub async fn a_redelivered_event_is_answered_as_a_duplicate(bin: &str) {
         (200, Some("duplicate"))
     );
 }
+
+/// With `--inbox` a delivery is acknowledged once stored and then handled
+/// from the inbox file.
+pub async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled(bin: &str) {
+    use hookgate::inbox::InboxStore;
+    let dir = std::env::temp_dir().join(format!(
+        "hookgate-example-inbox-{}-{}",
+        std::process::id(),
+        bin.rsplit('/').next().unwrap_or("bin")
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let running = start(
+        receiver(bin)
+            .arg("--dev-secrets")
+            .arg("--inbox")
+            .arg("--inbox-dir")
+            .arg(&dir),
+    );
+    let body = testing::aexo_body(
+        "wh_ex_inbox",
+        "dataset.refreshed",
+        serde_json::json!({
+        "dataset_name": "ny-verified-contractors", "records_updated": 847,
+        "records_added": 203, "records_removed": 12, "refresh_cycle": "monthly"}),
+    );
+    let secret = "hookgate-dev-aexo-secret";
+    let first = post_reply(running.addr, "/webhooks/aexo", &Aexo, secret, &body).await;
+    assert_eq!(
+        (first.status, first.json()),
+        (200, serde_json::json!({"queued": true}))
+    );
+    let again = post_reply(running.addr, "/webhooks/aexo", &Aexo, secret, &body).await;
+    assert_eq!(
+        (again.status, again.header("hookgate-dedupe")),
+        (200, Some("duplicate"))
+    );
+    assert_eq!(
+        post(running.addr, "/webhooks/aexo", &Aexo, "guessed", &body).await,
+        401
+    );
+
+    let store = hookgate_sqlite::SqliteInbox::open(dir.join("aexo.sqlite3")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stats = store.stats(std::time::SystemTime::now()).await.unwrap();
+        if stats.done == 1 {
+            assert_eq!((stats.pending, stats.leased, stats.dead), (0, 0, 0));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not handled from the inbox: {stats:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -10,6 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use hookgate::dedupe::{Decision, DedupeOutcome, DedupeStore, Deduper, MemoryStore};
 use hookgate::https::{Connection, HttpsPolicy};
+use hookgate::inbox::{Answer, Inbox, InboxStore};
 use hookgate::{ConfigError, Rejection, Verifier};
 use tokio::time::Instant;
 
@@ -35,6 +36,24 @@ pub struct VerifyWebhook<St = MemoryStore> {
     verifier: Verifier,
     dedupe: Option<Deduper<St>>,
     https: Option<std::sync::Arc<HttpsPolicy>>,
+    inbox: Option<InboxFn>,
+}
+
+/// The boxed future of an inbox answer.
+type AnswerFuture = futures_util::future::BoxFuture<'static, Answer>;
+
+/// What stores a verified event and answers the sender.
+type AcceptFn =
+    dyn Fn(&hookgate::VerifiedEvent, &dyn hookgate::Headers) -> AnswerFuture + Send + Sync;
+
+/// Stores a verified event in a durable inbox and gives the sender's answer.
+#[derive(Clone)]
+struct InboxFn(std::sync::Arc<AcceptFn>);
+
+impl std::fmt::Debug for InboxFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Inbox")
+    }
 }
 
 impl<St> Clone for VerifyWebhook<St> {
@@ -43,6 +62,7 @@ impl<St> Clone for VerifyWebhook<St> {
             verifier: self.verifier.clone(),
             dedupe: self.dedupe.clone(),
             https: self.https.clone(),
+            inbox: self.inbox.clone(),
         }
     }
 }
@@ -54,6 +74,7 @@ impl VerifyWebhook<MemoryStore> {
             verifier,
             dedupe: None,
             https: None,
+            inbox: None,
         }
     }
 
@@ -82,7 +103,20 @@ impl<St: DedupeStore> VerifyWebhook<St> {
             verifier: self.verifier,
             dedupe: Some(deduper),
             https: self.https,
+            inbox: self.inbox,
         }
+    }
+
+    /// Inbox mode: the verified event is stored durably and the sender gets
+    /// 200 at once; the route's handler is not called here (run it from
+    /// [`Workers`](hookgate::inbox::Workers) instead). Storing is
+    /// insert-if-new, so the dedupe layer is not needed in this mode.
+    #[must_use]
+    pub fn with_inbox<I: InboxStore>(mut self, inbox: Inbox<I>) -> Self {
+        self.inbox = Some(InboxFn(std::sync::Arc::new(move |event, headers| {
+            Box::pin(inbox.accept(event, headers))
+        })));
+        self
     }
 
     /// Refuses requests that did not arrive over HTTPS (403), checked before
@@ -118,6 +152,7 @@ where
             verifier: self.verifier.clone(),
             dedupe: self.dedupe.clone(),
             https: self.https.clone(),
+            inbox: self.inbox.clone(),
         }))
     }
 }
@@ -129,6 +164,7 @@ pub struct VerifyWebhookMiddleware<S, St = MemoryStore> {
     verifier: Verifier,
     dedupe: Option<Deduper<St>>,
     https: Option<std::sync::Arc<HttpsPolicy>>,
+    inbox: Option<InboxFn>,
 }
 
 fn reject<B>(req: ServiceRequest, rejection: &Rejection) -> ServiceResponse<EitherBody<B>> {
@@ -202,6 +238,7 @@ where
         let verifier = self.verifier.clone();
         let dedupe = self.dedupe.clone();
         let https = self.https.clone();
+        let inbox = self.inbox.clone();
         Box::pin(async move {
             let deadline = Instant::now() + verifier.deadline();
             if let Some(policy) = &https {
@@ -235,6 +272,11 @@ where
                 Ok(event) => event,
                 Err(rejection) => return Ok(reject(req, &rejection)),
             };
+            if let Some(inbox) = &inbox {
+                let answer = (inbox.0)(&event, &ActixHeaders(req.headers())).await;
+                let res = json_response(answer.status, &answer.headers, answer.body);
+                return Ok(req.into_response(res).map_into_right_body());
+            }
             req.extensions_mut().insert(event.clone());
             req.set_payload(payload_of(body));
             let http_req = req.request().clone();

@@ -5,6 +5,7 @@
 //! default, `--secret-env VAR`) or a file (`--secret-file PATH`), never from
 //! the command line, where `ps` and shell history would show them.
 
+mod inbox;
 mod samples;
 mod secret;
 mod send;
@@ -41,6 +42,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Run a verifying reverse proxy in front of any application.
     Serve(serve::ServeArgs),
+    /// Look at and operate a durable inbox: stats, ls, show, replay, pause, resume, purge.
+    Inbox(inbox::InboxArgs),
 }
 
 /// The senders hookgate knows.
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Send(args) => send::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Inbox(args) => inbox::run(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

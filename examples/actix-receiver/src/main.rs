@@ -9,13 +9,20 @@
 //!   AXIFI_WEBHOOK_SECRET           AXIFI's signing secret
 //! `--dev-secrets` uses the development secrets from the README instead;
 //! never use it in production. `--addr HOST:PORT` (default 127.0.0.1:3000).
+//! `--inbox`: acknowledge each event once it is stored in
+//! `./hookgate-inbox/<route>.sqlite3` and handle it from there.
 
 use std::process::ExitCode;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use std::sync::Arc;
+
 use hookgate::dedupe::MemoryStore;
 use hookgate::events::{AexoEvent, AxifiEvent};
+use hookgate::inbox::{Inbox, Workers};
+use hookgate::Delivery;
 use hookgate_actix::{VerifyWebhook, Webhook};
+use hookgate_sqlite::SqliteInbox;
 
 async fn on_aexo(hook: Webhook<AexoEvent>) -> HttpResponse {
     receiver_common::on_aexo(&hook);
@@ -31,17 +38,47 @@ async fn on_axifi(hook: Webhook<AxifiEvent>) -> HttpResponse {
 async fn main() -> ExitCode {
     receiver_common::init_tracing();
     let built = receiver_common::parse_args("actix-receiver").and_then(|options| {
-        let (aexo, axifi) = receiver_common::verifiers(&options)?;
+        let (aexo_v, axifi_v) = receiver_common::verifiers(&options)?;
         // Verified, then de-duplicated in memory (one store shared by all workers).
-        let aexo = VerifyWebhook::new(aexo).with_dedupe(MemoryStore::new());
-        let axifi = VerifyWebhook::new(axifi).with_dedupe(MemoryStore::new());
-        Ok((
-            aexo.map_err(|e| e.to_string())?,
-            axifi.map_err(|e| e.to_string())?,
-            options,
-        ))
+        let aexo = VerifyWebhook::new(aexo_v.clone()).with_dedupe(MemoryStore::new());
+        let axifi = VerifyWebhook::new(axifi_v.clone()).with_dedupe(MemoryStore::new());
+        let mut aexo = aexo.map_err(|e| e.to_string())?;
+        let mut axifi = axifi.map_err(|e| e.to_string())?;
+        let mut workers = Vec::new();
+        if let Some(dir) = &options.inbox {
+            // Inbox mode: store, answer 200 at once, handle from the inbox.
+            let open = |route: &str| -> Result<Arc<SqliteInbox>, String> {
+                let file = receiver_common::inbox_file(dir, route)?;
+                SqliteInbox::open(&file)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            };
+            let (aexo_store, axifi_store) = (open("aexo")?, open("axifi")?);
+            aexo = aexo.with_inbox(Inbox::new(aexo_store.clone(), &aexo_v));
+            axifi = axifi.with_inbox(Inbox::new(axifi_store.clone(), &axifi_v));
+            let config = receiver_common::worker_config()?;
+            workers.push(Workers::spawn(
+                aexo_store,
+                aexo_v,
+                config.clone(),
+                |d: Delivery<AexoEvent>| async move {
+                    receiver_common::on_aexo(&d);
+                    Ok(())
+                },
+            ));
+            workers.push(Workers::spawn(
+                axifi_store,
+                axifi_v,
+                config,
+                |d: Delivery<AxifiEvent>| async move {
+                    receiver_common::on_axifi(&d);
+                    Ok(())
+                },
+            ));
+        }
+        Ok((aexo, axifi, options, workers))
     });
-    let (aexo, axifi, options) = match built {
+    let (aexo, axifi, options, workers) = match built {
         Ok(built) => built,
         Err(message) => {
             eprintln!("error: {message}");
@@ -72,7 +109,11 @@ async fn main() -> ExitCode {
     };
     let addr = server.addrs().first().copied().unwrap_or(options.addr);
     println!("{}", receiver_common::listening_line(addr));
-    match server.run().await {
+    let served = server.run().await;
+    for w in workers {
+        w.shutdown().await;
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: server failed: {e}");

@@ -11,15 +11,24 @@
 //!   AXIFI_WEBHOOK_SECRET           AXIFI's signing secret
 //! `--dev-secrets` uses the development secrets from the README instead;
 //! never use it in production. `--addr HOST:PORT` (default 127.0.0.1:3000).
+//! `--inbox`: acknowledge each event once it is stored in
+//! `./hookgate-inbox/<route>.sqlite3` and handle it from there (durable
+//! inbox, for handlers that cannot answer within the sender's 30 s).
 
 use std::process::ExitCode;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use std::sync::Arc;
+
 use hookgate::dedupe::MemoryStore;
 use hookgate::events::{AexoEvent, AxifiEvent};
+use hookgate::inbox::{Inbox, Workers};
+use hookgate::Delivery;
 use hookgate_axum::{Webhook, WebhookLayer};
+use hookgate_sqlite::SqliteInbox;
 use receiver_common::Options;
+use tower::ServiceBuilder;
 
 async fn on_aexo(hook: Webhook<AexoEvent>) -> Json<serde_json::Value> {
     receiver_common::on_aexo(&hook);
@@ -29,6 +38,51 @@ async fn on_aexo(hook: Webhook<AexoEvent>) -> Json<serde_json::Value> {
 async fn on_axifi(hook: Webhook<AxifiEvent>) -> Json<serde_json::Value> {
     receiver_common::on_axifi(&hook);
     Json(serde_json::json!({ "ok": true }))
+}
+
+/// Inbox mode: each route stores verified events in its SQLite file and
+/// answers 200 at once; workers run the same handlers from the inbox.
+fn inbox_app(options: &Options, dir: &std::path::Path) -> Result<(Router, Vec<Workers>), String> {
+    let (aexo, axifi) = receiver_common::verifiers(options)?;
+    let open = |route: &str| -> Result<Arc<SqliteInbox>, String> {
+        let file = receiver_common::inbox_file(dir, route)?;
+        SqliteInbox::open(&file)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    };
+    let (aexo_store, axifi_store) = (open("aexo")?, open("axifi")?);
+    let config = receiver_common::worker_config()?;
+    let workers = vec![
+        Workers::spawn(
+            aexo_store.clone(),
+            aexo.clone(),
+            config.clone(),
+            |d: Delivery<AexoEvent>| async move {
+                receiver_common::on_aexo(&d);
+                Ok(())
+            },
+        ),
+        Workers::spawn(
+            axifi_store.clone(),
+            axifi.clone(),
+            config,
+            |d: Delivery<AxifiEvent>| async move {
+                receiver_common::on_axifi(&d);
+                Ok(())
+            },
+        ),
+    ];
+    let route = |verifier: hookgate::Verifier, store: Arc<SqliteInbox>| {
+        let inbox = Inbox::new(store, &verifier);
+        ServiceBuilder::new()
+            .layer(WebhookLayer::new(verifier))
+            .service(inbox)
+    };
+    let app = Router::new()
+        .route_service("/webhooks/aexo", route(aexo, aexo_store))
+        .route_service("/webhooks/axifi", route(axifi, axifi_store))
+        .route("/healthz", get(|| async { "ok" }));
+    Ok((app, workers))
 }
 
 fn app(options: &Options) -> Result<Router, String> {
@@ -52,9 +106,14 @@ fn app(options: &Options) -> Result<Router, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     receiver_common::init_tracing();
-    let built = receiver_common::parse_args("axum-receiver")
-        .and_then(|options| Ok((app(&options)?, options)));
-    let (app, options) = match built {
+    let built = receiver_common::parse_args("axum-receiver").and_then(|options| {
+        let (app, workers) = match &options.inbox {
+            Some(dir) => inbox_app(&options, dir)?,
+            None => (app(&options)?, Vec::new()),
+        };
+        Ok((app, workers, options))
+    });
+    let (app, workers, options) = match built {
         Ok(built) => built,
         Err(message) => {
             eprintln!("error: {message}");
@@ -79,6 +138,9 @@ async fn main() -> ExitCode {
     {
         eprintln!("error: server failed: {e}");
         return ExitCode::from(1);
+    }
+    for w in workers {
+        w.shutdown().await;
     }
     ExitCode::SUCCESS
 }

@@ -29,3 +29,8 @@ async fn secrets_from_the_environment_replace_the_dev_ones_and_rotation_works() 
 async fn a_redelivered_event_is_answered_as_a_duplicate() {
     check::a_redelivered_event_is_answered_as_a_duplicate(BIN).await;
 }
+
+#[tokio::test]
+async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled() {
+    check::with_inbox_a_delivery_is_stored_acknowledged_and_handled(BIN).await;
+}

@@ -21,15 +21,22 @@ pub struct Options {
     pub dev_secrets: bool,
     /// Where to listen.
     pub addr: SocketAddr,
+    /// Inbox mode: the folder of the SQLite inbox files (one per route).
+    pub inbox: Option<std::path::PathBuf>,
 }
 
-/// Parses `--dev-secrets` and `--addr HOST:PORT` (default 127.0.0.1:3000).
+/// Parses `--dev-secrets`, `--addr HOST:PORT` (default 127.0.0.1:3000) and
+/// `--inbox` (acknowledge once stored in `./hookgate-inbox/`; another folder
+/// with `--inbox-dir DIR`).
 pub fn parse_args(program: &str) -> Result<Options, String> {
-    let usage = format!("usage: {program} [--dev-secrets] [--addr HOST:PORT]");
+    let usage =
+        format!("usage: {program} [--dev-secrets] [--addr HOST:PORT] [--inbox [--inbox-dir DIR]]");
     let mut options = Options {
         dev_secrets: false,
         addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        inbox: None,
     };
+    let mut inbox_dir = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -38,11 +45,34 @@ pub fn parse_args(program: &str) -> Result<Options, String> {
                 let value = args.next().ok_or("--addr needs HOST:PORT")?;
                 options.addr = value.parse().map_err(|e| format!("--addr {value}: {e}"))?;
             }
+            "--inbox" => options.inbox = Some("hookgate-inbox".into()),
+            "--inbox-dir" => inbox_dir = Some(args.next().ok_or("--inbox-dir needs a folder")?),
             "-h" | "--help" => return Err(usage),
             other => return Err(format!("unknown argument {other}\n{usage}")),
         }
     }
+    if let Some(dir) = inbox_dir {
+        options.inbox = Some(dir.into());
+    }
     Ok(options)
+}
+
+/// The inbox file of one route, creating the folder.
+pub fn inbox_file(dir: &std::path::Path, route: &str) -> Result<std::path::PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir.join(format!("{route}.sqlite3")))
+}
+
+/// How the examples' inbox workers run: 2 workers, 60 s per attempt, the
+/// default retry schedule.
+pub fn worker_config() -> Result<hookgate::inbox::WorkerConfig, String> {
+    // The lease (120 s) outlives an attempt (60 s).
+    hookgate::inbox::WorkerConfig::new(
+        2,
+        std::time::Duration::from_secs(120),
+        std::time::Duration::from_secs(60),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Reads a secret from `var`; with `--dev-secrets`, falls back to `dev`.

@@ -71,7 +71,7 @@ impl<St: InboxStore> Inbox<St> {
         &self,
         event: &VerifiedEvent,
         headers: &dyn crate::Headers,
-    ) -> impl Future<Output = Response<Full<Bytes>>> + Send + 'static {
+    ) -> impl Future<Output = Answer> + Send + 'static {
         let prepared = self
             .key
             .key_for(&self.namespace, event, headers)
@@ -87,31 +87,72 @@ impl<St: InboxStore> Inbox<St> {
         async move {
             let new = match prepared {
                 Ok(new) => new,
-                Err(outcome) => return outcome_response(&outcome),
+                Err(outcome) => return Answer::from(outcome),
             };
             let event_type = new.event_type.clone();
             match store.enqueue(new).await {
                 Ok(Enqueued::Stored(id)) => {
                     tracing::info!(id, event = %event_type, "webhook stored in the inbox");
-                    let mut res =
-                        Response::new(Full::new(Bytes::from_static(b"{\"queued\":true}")));
-                    res.headers_mut().insert(
-                        http::header::CONTENT_TYPE,
-                        http::HeaderValue::from_static("application/json"),
-                    );
-                    res
+                    Answer {
+                        status: 200,
+                        headers: Vec::new(),
+                        body: Bytes::from_static(b"{\"queued\":true}"),
+                    }
                 }
-                Ok(Enqueued::Duplicate) => outcome_response(&DedupeOutcome::Duplicate),
+                Ok(Enqueued::Duplicate) => Answer::from(DedupeOutcome::Duplicate),
                 Err(error) => {
                     tracing::error!(%error, "inbox store could not take the event: answering 503");
-                    let mut res = outcome_response(&DedupeOutcome::Unavailable {
+                    let unavailable = DedupeOutcome::Unavailable {
                         retry_after: DEFAULT_RETRY_AFTER,
-                    });
-                    *res.body_mut() = Full::new(error_body("inbox unavailable; retry later"));
-                    res
+                    };
+                    Answer {
+                        body: error_body("inbox unavailable; retry later"),
+                        ..Answer::from(unavailable)
+                    }
                 }
             }
         }
+    }
+}
+
+/// The inbox's answer to the sender, framework-free (adapters translate it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// Extra headers (the dedupe marker, `Retry-After`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The JSON body.
+    pub body: Bytes,
+}
+
+impl From<DedupeOutcome> for Answer {
+    fn from(outcome: DedupeOutcome) -> Self {
+        Self {
+            status: outcome.status().as_u16(),
+            headers: outcome.headers(),
+            body: outcome.json_body(),
+        }
+    }
+}
+
+impl Answer {
+    /// As an `http` response with a JSON content type.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let mut res = Response::new(Full::new(self.body));
+        *res.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = res.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in self.headers {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(http::HeaderName::from_static(name), value);
+            }
+        }
+        res
     }
 }
 
@@ -129,6 +170,6 @@ impl<St: InboxStore, B: Send + 'static> Service<Request<B>> for Inbox<St> {
             return Box::pin(async { Ok(outcome_response(&DedupeOutcome::NotVerified)) });
         };
         let answer = self.accept(&event, req.headers());
-        Box::pin(async move { Ok(answer.await) })
+        Box::pin(async move { Ok(answer.await.into_response()) })
     }
 }

@@ -21,7 +21,7 @@
 mod layer;
 mod worker;
 
-pub use layer::{Inbox, InboxLayer};
+pub use layer::{Answer, Inbox, InboxLayer};
 pub use worker::{HandlerError, RetrySchedule, WorkerConfig, Workers};
 
 use std::fmt;

@@ -1,0 +1,131 @@
+//! `hookgate inbox`, run as a process against an inbox file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use hookgate::inbox::{InboxStore, NewEvent, State};
+use hookgate_sqlite::SqliteInbox;
+
+fn inbox(path: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .arg("inbox")
+        .arg("--sqlite")
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn event(id: &str) -> NewEvent {
+    NewEvent {
+        key: format!("aexo:{id}"),
+        scheme: "aexo".into(),
+        event_id: Some(id.into()),
+        event_type: "record.flagged".into(),
+        received_at: SystemTime::now(),
+        body: Bytes::from(hookgate::testing::aexo_body(
+            id,
+            "record.flagged",
+            serde_json::json!({"record_id": id}),
+        )),
+    }
+}
+
+#[tokio::test]
+async fn the_inbox_commands_show_and_operate_the_store() {
+    let dir = std::env::temp_dir().join(format!("hookgate-cli-inbox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("inbox.sqlite3");
+    let store = SqliteInbox::open(&path).unwrap();
+    for id in ["wh_a", "wh_b", "wh_c"] {
+        store.enqueue(event(id)).await.unwrap();
+    }
+    let lease = |n| store.lease(n, Duration::from_secs(30), SystemTime::now());
+    let mut leased = lease(2).await.unwrap();
+    let (first, second) = (leased.remove(0), leased.remove(0));
+    store
+        .kill(
+            first.id,
+            first.token,
+            "downstream said no",
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    store
+        .complete(second.id, second.token, SystemTime::now())
+        .await
+        .unwrap();
+
+    let (ok, out) = inbox(&path, &["stats"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("pending 1\nleased 0\ndone 1\ndead 1\n"),
+        "{out}"
+    );
+
+    let (ok, out) = inbox(&path, &["ls", "--state", "dead"]);
+    assert!(
+        ok && out.contains("\tdead\t1\trecord.flagged\twh_a\t")
+            && out.contains("downstream said no"),
+        "{out}"
+    );
+
+    let (ok, out) = inbox(&path, &["show", &first.id.to_string()]);
+    assert!(ok && out.contains("\"record_id\":\"wh_a\""), "{out}");
+
+    let (ok, out) = inbox(&path, &["replay", "--dead", "--dry-run"]);
+    assert!(ok && out.contains("would replay 1 events"), "{out}");
+    assert_eq!(store.stats(SystemTime::now()).await.unwrap().dead, 1);
+    let (ok, out) = inbox(&path, &["replay", "--dead"]);
+    assert!(
+        ok && out.contains("replayed 1 events; replay does not re-check signatures"),
+        "{out}"
+    );
+    assert_eq!(
+        store.show(first.id).await.unwrap().unwrap().0.state,
+        State::Pending
+    );
+
+    let (ok, out) = inbox(&path, &["replay", &second.id.to_string()]);
+    assert!(ok && out.contains("replayed 1 events"), "{out}");
+
+    let (ok, _) = inbox(&path, &["pause"]);
+    assert!(ok);
+    assert!(store
+        .lease(3, Duration::from_secs(30), SystemTime::now())
+        .await
+        .unwrap()
+        .is_empty());
+    let (ok, _) = inbox(&path, &["resume"]);
+    assert!(ok);
+    let all = lease(3).await.unwrap();
+    assert_eq!(all.len(), 3);
+    for l in all {
+        store
+            .kill(l.id, l.token, "again", SystemTime::now())
+            .await
+            .unwrap();
+    }
+    let (ok, out) = inbox(&path, &["purge", "--dead", "--older-than", "1d"]);
+    assert!(ok && out.contains("purged 0 dead events"), "{out}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (ok, out) = inbox(&path, &["purge", "--dead", "--older-than", "0s"]);
+    assert!(ok && out.contains("purged 3 dead events"), "{out}");
+
+    let (ok, out) = inbox(&dir.join("missing.sqlite3"), &["stats"]);
+    assert!(!ok && out.contains("no inbox at"), "{out}");
+}
