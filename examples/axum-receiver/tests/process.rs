@@ -34,3 +34,8 @@ async fn a_redelivered_event_is_answered_as_a_duplicate() {
 async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled() {
     check::with_inbox_a_delivery_is_stored_acknowledged_and_handled(BIN).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_load_loses_no_acknowledged_event() {
+    check::kill_9_during_a_load_loses_no_acknowledged_event(BIN).await;
+}

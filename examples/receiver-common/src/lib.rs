@@ -63,16 +63,19 @@ pub fn inbox_file(dir: &std::path::Path, route: &str) -> Result<std::path::PathB
     Ok(dir.join(format!("{route}.sqlite3")))
 }
 
-/// How the examples' inbox workers run: 2 workers, 60 s per attempt, the
-/// default retry schedule.
+/// How the examples' inbox workers run: 2 workers, the default retry
+/// schedule, a lease of `HOOKGATE_INBOX_LEASE_SECS` (default 120 s: how
+/// long an event held by a crashed process waits before another worker
+/// takes it) and attempts bounded by half of it.
 pub fn worker_config() -> Result<hookgate::inbox::WorkerConfig, String> {
-    // The lease (120 s) outlives an attempt (60 s).
-    hookgate::inbox::WorkerConfig::new(
-        2,
-        std::time::Duration::from_secs(120),
-        std::time::Duration::from_secs(60),
-    )
-    .map_err(|e| e.to_string())
+    let lease_secs: u64 = match std::env::var("HOOKGATE_INBOX_LEASE_SECS") {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("HOOKGATE_INBOX_LEASE_SECS={v:?} is not a number of seconds"))?,
+        Err(_) => 120,
+    };
+    let lease = std::time::Duration::from_secs(lease_secs.max(2));
+    hookgate::inbox::WorkerConfig::new(2, lease, lease / 2).map_err(|e| e.to_string())
 }
 
 /// Reads a secret from `var`; with `--dev-secrets`, falls back to `dev`.
