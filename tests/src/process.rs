@@ -435,3 +435,85 @@ pub async fn kill_9_during_a_load_loses_no_acknowledged_event(bin: &str) {
     println!("handled twice after a kill: {}", twice.len());
     assert!(twice.len() <= KILLS.len() * 2, "{twice:?}");
 }
+
+/// With `--metrics-addr` the receiver serves Prometheus text with the
+/// deliveries it verified and rejected, and its handler durations.
+pub async fn metrics_are_served_as_prometheus_text(bin: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
+    let running = start(
+        receiver(bin)
+            .arg("--dev-secrets")
+            .args(["--metrics-addr", &metrics.to_string()]),
+    );
+    let body = testing::aexo_body("wh_ex_metrics", "key.created", serde_json::json!({}));
+    assert_eq!(
+        post(
+            running.addr,
+            "/webhooks/aexo",
+            &Aexo,
+            "hookgate-dev-aexo-secret",
+            &body
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        post(
+            running.addr,
+            "/webhooks/aexo",
+            &Aexo,
+            "hookgate-dev-aexo-secret",
+            &body
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        post(running.addr, "/webhooks/aexo", &Aexo, "guessed", &body).await,
+        401
+    );
+    let mut text = String::new();
+    for _ in 0..50 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(metrics).await {
+            s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut raw = Vec::new();
+            let _ = s.read_to_end(&mut raw).await;
+            text = String::from_utf8_lossy(&raw).into_owned();
+            if text.contains("hookgate_deliveries_total") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A sample line: the metric, each label, and the value.
+    let has = |metric: &str, labels: &[&str], value: &str| {
+        text.lines().any(|l| {
+            l.starts_with(&format!("{metric}{{"))
+                && labels.iter().all(|label| l.contains(label))
+                && l.ends_with(&format!(" {value}"))
+        })
+    };
+    let verified = ["scheme=\"aexo\"", "outcome=\"verified\""];
+    assert!(has("hookgate_deliveries_total", &verified, "2"), "{text}");
+    assert!(
+        has(
+            "hookgate_deliveries_total",
+            &["reason=\"bad_signature\""],
+            "1"
+        ),
+        "{text}"
+    );
+    assert!(
+        has("hookgate_dedupe_total", &["result=\"duplicate\""], "1"),
+        "{text}"
+    );
+    assert!(text.contains("hookgate_handler_duration_seconds"), "{text}");
+}

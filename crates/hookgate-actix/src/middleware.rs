@@ -167,7 +167,12 @@ pub struct VerifyWebhookMiddleware<S, St = MemoryStore> {
     inbox: Option<InboxFn>,
 }
 
-fn reject<B>(req: ServiceRequest, rejection: &Rejection) -> ServiceResponse<EitherBody<B>> {
+fn reject<B>(
+    req: ServiceRequest,
+    rejection: &Rejection,
+    scheme: &'static str,
+) -> ServiceResponse<EitherBody<B>> {
+    hookgate::metrics::rejected(scheme, rejection);
     tracing::warn!(
         reason = rejection.reason(),
         status = rejection.status().as_u16(),
@@ -247,7 +252,7 @@ where
                     tls: req.app_config().secure(),
                 };
                 if let Err(rejection) = policy.check(&conn, &ActixHeaders(req.headers())) {
-                    return Ok(reject(req, &rejection));
+                    return Ok(reject(req, &rejection, verifier.scheme().name()));
                 }
             }
             let declared = req
@@ -256,7 +261,7 @@ where
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
             if let Err(rejection) = verifier.check_content_length(declared) {
-                return Ok(reject(req, &rejection));
+                return Ok(reject(req, &rejection, verifier.scheme().name()));
             }
             let read = tokio::time::timeout(
                 verifier.body_read_timeout(),
@@ -266,11 +271,11 @@ where
             .unwrap_or(Err(Rejection::BodyTimeout));
             let body = match read {
                 Ok(body) => body,
-                Err(rejection) => return Ok(reject(req, &rejection)),
+                Err(rejection) => return Ok(reject(req, &rejection, verifier.scheme().name())),
             };
             let event = match verifier.verify(&ActixHeaders(req.headers()), body.clone()) {
                 Ok(event) => event,
-                Err(rejection) => return Ok(reject(req, &rejection)),
+                Err(rejection) => return Ok(reject(req, &rejection, verifier.scheme().name())),
             };
             if let Some(inbox) = &inbox {
                 let answer = (inbox.0)(&event, &ActixHeaders(req.headers())).await;
@@ -305,9 +310,11 @@ where
                     }
                 };
                 let http_req = req.request().clone();
+                let started = std::time::Instant::now();
                 let called = AssertUnwindSafe(async move { service.call(req).await })
                     .catch_unwind()
                     .await;
+                hookgate::metrics::handler_duration(event.scheme(), "sync", started.elapsed());
                 match called {
                     Ok(Ok(res)) => {
                         if let Some(guard) = guard {

@@ -11,6 +11,7 @@ mod headers;
 pub mod https;
 pub mod inbox;
 pub mod layer;
+pub mod metrics;
 pub mod scheme;
 mod secret;
 pub mod testing;

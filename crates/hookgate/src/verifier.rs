@@ -254,6 +254,7 @@ impl Verifier {
         if let Some(signed_at) = signed_at {
             self.check_freshness(signed_at, now)?;
         }
+        crate::metrics::verified(self.scheme.name());
         Ok(envelope.into_verified(self.scheme.name(), matched.secret_index, body))
     }
 

@@ -78,6 +78,12 @@ async fn main() -> ExitCode {
         }
         Ok((aexo, axifi, options, workers))
     });
+    let built = built.and_then(|(aexo, axifi, options, workers)| {
+        if let Some(addr) = options.metrics {
+            receiver_common::serve_metrics(addr)?;
+        }
+        Ok((aexo, axifi, options, workers))
+    });
     let (aexo, axifi, options, workers) = match built {
         Ok(built) => built,
         Err(message) => {

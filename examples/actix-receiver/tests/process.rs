@@ -34,3 +34,8 @@ async fn a_redelivered_event_is_answered_as_a_duplicate() {
 async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled() {
     check::with_inbox_a_delivery_is_stored_acknowledged_and_handled(BIN).await;
 }
+
+#[tokio::test]
+async fn metrics_are_served_as_prometheus_text() {
+    check::metrics_are_served_as_prometheus_text(BIN).await;
+}

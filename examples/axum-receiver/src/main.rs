@@ -113,6 +113,12 @@ async fn main() -> ExitCode {
         };
         Ok((app, workers, options))
     });
+    let built = built.and_then(|(app, workers, options)| {
+        if let Some(addr) = options.metrics {
+            receiver_common::serve_metrics(addr)?;
+        }
+        Ok((app, workers, options))
+    });
     let (app, workers, options) = match built {
         Ok(built) => built,
         Err(message) => {

@@ -39,3 +39,8 @@ async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled() {
 async fn kill_9_during_a_load_loses_no_acknowledged_event() {
     check::kill_9_during_a_load_loses_no_acknowledged_event(BIN).await;
 }
+
+#[tokio::test]
+async fn metrics_are_served_as_prometheus_text() {
+    check::metrics_are_served_as_prometheus_text(BIN).await;
+}

@@ -23,6 +23,8 @@ pub struct Options {
     pub addr: SocketAddr,
     /// Inbox mode: the folder of the SQLite inbox files (one per route).
     pub inbox: Option<std::path::PathBuf>,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Parses `--dev-secrets`, `--addr HOST:PORT` (default 127.0.0.1:3000) and
@@ -30,11 +32,12 @@ pub struct Options {
 /// with `--inbox-dir DIR`).
 pub fn parse_args(program: &str) -> Result<Options, String> {
     let usage =
-        format!("usage: {program} [--dev-secrets] [--addr HOST:PORT] [--inbox [--inbox-dir DIR]]");
+        format!("usage: {program} [--dev-secrets] [--addr HOST:PORT] [--inbox [--inbox-dir DIR]] [--metrics-addr HOST:PORT]");
     let mut options = Options {
         dev_secrets: false,
         addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
         inbox: None,
+        metrics: None,
     };
     let mut inbox_dir = None;
     let mut args = std::env::args().skip(1);
@@ -44,6 +47,14 @@ pub fn parse_args(program: &str) -> Result<Options, String> {
             "--addr" => {
                 let value = args.next().ok_or("--addr needs HOST:PORT")?;
                 options.addr = value.parse().map_err(|e| format!("--addr {value}: {e}"))?;
+            }
+            "--metrics-addr" => {
+                let value = args.next().ok_or("--metrics-addr needs HOST:PORT")?;
+                options.metrics = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("--metrics-addr {value}: {e}"))?,
+                );
             }
             "--inbox" => options.inbox = Some("hookgate-inbox".into()),
             "--inbox-dir" => inbox_dir = Some(args.next().ok_or("--inbox-dir needs a folder")?),
@@ -118,6 +129,15 @@ pub fn verifiers(options: &Options) -> Result<(Verifier, Verifier), String> {
         Verifier::new(Aexo, Secrets::new(aexo).map_err(|e| e.to_string())?),
         Verifier::new(Axifi, Secrets::single(axifi).map_err(|e| e.to_string())?),
     ))
+}
+
+/// Serves hookgate's metrics as Prometheus text on `addr` (any path).
+/// Needs a tokio runtime.
+pub fn serve_metrics(addr: SocketAddr) -> Result<(), String> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()
+        .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))
 }
 
 /// Logs to stderr (`RUST_LOG` filters; default `info,hookgate=debug`).

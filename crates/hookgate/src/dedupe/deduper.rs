@@ -182,34 +182,42 @@ impl<St: DedupeStore> Deduper<St> {
     /// answer without it.
     pub async fn claim(&self, key: String) -> Decision<St> {
         match self.store.claim(&key, self.lease).await {
-            Ok(Claim::New(token)) => Decision::Run(ClaimGuard {
-                store: Some(self.store.clone()),
-                key,
-                token,
-                retention: self.retention,
-            }),
+            Ok(Claim::New(token)) => {
+                crate::metrics::dedupe("new");
+                Decision::Run(ClaimGuard {
+                    store: Some(self.store.clone()),
+                    key,
+                    token,
+                    retention: self.retention,
+                })
+            }
             Ok(Claim::Done) => {
+                crate::metrics::dedupe("duplicate");
                 tracing::info!(%key, "duplicate of a processed event answered 200");
                 Decision::Respond(DedupeOutcome::Duplicate)
             }
             Ok(Claim::InFlight) => {
+                crate::metrics::dedupe("in_flight");
                 tracing::info!(%key, "duplicate of an event in flight answered 409");
                 Decision::Respond(DedupeOutcome::InFlight {
                     retry_after: self.retry_after,
                 })
             }
-            Err(error) => match self.on_error {
-                OnStoreError::FailClosed => {
-                    tracing::error!(%key, %error, "dedupe store unavailable: answering 503");
-                    Decision::Respond(DedupeOutcome::Unavailable {
-                        retry_after: self.retry_after,
-                    })
+            Err(error) => {
+                crate::metrics::dedupe("unavailable");
+                match self.on_error {
+                    OnStoreError::FailClosed => {
+                        tracing::error!(%key, %error, "dedupe store unavailable: answering 503");
+                        Decision::Respond(DedupeOutcome::Unavailable {
+                            retry_after: self.retry_after,
+                        })
+                    }
+                    OnStoreError::FailOpen => {
+                        tracing::warn!(%key, %error, "dedupe store unavailable: fail-open, running the handler without a claim");
+                        Decision::RunUnclaimed
+                    }
                 }
-                OnStoreError::FailOpen => {
-                    tracing::warn!(%key, %error, "dedupe store unavailable: fail-open, running the handler without a claim");
-                    Decision::RunUnclaimed
-                }
-            },
+            }
         }
     }
 }

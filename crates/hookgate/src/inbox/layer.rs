@@ -92,6 +92,7 @@ impl<St: InboxStore> Inbox<St> {
             let event_type = new.event_type.clone();
             match store.enqueue(new).await {
                 Ok(Enqueued::Stored(id)) => {
+                    crate::metrics::inbox_stored("stored");
                     tracing::info!(id, event = %event_type, "webhook stored in the inbox");
                     Answer {
                         status: 200,
@@ -99,8 +100,12 @@ impl<St: InboxStore> Inbox<St> {
                         body: Bytes::from_static(b"{\"queued\":true}"),
                     }
                 }
-                Ok(Enqueued::Duplicate) => Answer::from(DedupeOutcome::Duplicate),
+                Ok(Enqueued::Duplicate) => {
+                    crate::metrics::inbox_stored("duplicate");
+                    Answer::from(DedupeOutcome::Duplicate)
+                }
                 Err(error) => {
+                    crate::metrics::inbox_stored("unavailable");
                     tracing::error!(%error, "inbox store could not take the event: answering 503");
                     let unavailable = DedupeOutcome::Unavailable {
                         retry_after: DEFAULT_RETRY_AFTER,

@@ -214,7 +214,15 @@ where
     E: WebhookEvent + Send + 'static,
 {
     async fn run(&self, worker: usize, stop: Arc<AtomicBool>) {
+        let mut last_gauges = std::time::Instant::now() - Duration::from_secs(60);
         while !stop.load(Ordering::SeqCst) {
+            // Worker 0 keeps the depth gauges fresh (every 5 s).
+            if worker == 0 && last_gauges.elapsed() >= Duration::from_secs(5) {
+                last_gauges = std::time::Instant::now();
+                if let Ok(stats) = self.store.stats(SystemTime::now()).await {
+                    crate::metrics::inbox_depth(&stats);
+                }
+            }
             match self
                 .store
                 .lease(1, self.config.lease, SystemTime::now())
@@ -250,8 +258,12 @@ where
                 "stored event unreadable: {rejection}"
             ))),
             Ok(delivery) => {
+                let scheme = delivery.meta().scheme();
+                let started = std::time::Instant::now();
                 let run = AssertUnwindSafe((self.handler)(delivery)).catch_unwind();
-                match tokio::time::timeout(self.config.handler_timeout, run).await {
+                let ran = tokio::time::timeout(self.config.handler_timeout, run).await;
+                crate::metrics::handler_duration(scheme, "inbox", started.elapsed());
+                match ran {
                     Ok(Ok(result)) => result,
                     Ok(Err(_panic)) => Err(HandlerError::Retry("handler panicked".into())),
                     Err(_elapsed) => Err(HandlerError::Retry(format!(
@@ -264,22 +276,26 @@ where
         let now = SystemTime::now();
         let kept = match outcome {
             Ok(()) => {
+                crate::metrics::inbox_attempt("done");
                 tracing::info!("inbox event handled");
                 self.store.complete(event.id, event.token, now).await
             }
             Err(HandlerError::Retry(why)) => match self.config.schedule.after(event.attempt) {
                 Some(delay) => {
+                    crate::metrics::inbox_attempt("retry");
                     tracing::warn!(%why, retry_in = ?delay, "inbox attempt failed; will retry");
                     self.store
                         .reschedule(event.id, event.token, now + delay, &why)
                         .await
                 }
                 None => {
+                    crate::metrics::inbox_attempt("dead");
                     tracing::error!(%why, "inbox event failed its last attempt: dead");
                     self.store.kill(event.id, event.token, &why, now).await
                 }
             },
             Err(HandlerError::Permanent(why)) => {
+                crate::metrics::inbox_attempt("dead");
                 tracing::error!(%why, "inbox event failed permanently: dead");
                 self.store.kill(event.id, event.token, &why, now).await
             }

@@ -49,6 +49,7 @@ pin_project! {
             #[pin]
             future: Timeout<S::Future>,
             scheme: &'static str,
+            started: Instant,
         },
         Rejected {
             rejection: Option<Rejection>,
@@ -91,6 +92,7 @@ where
 }
 
 fn log_rejection(verifier: &Verifier, rejection: &Rejection) {
+    crate::metrics::rejected(verifier.scheme().name(), rejection);
     tracing::warn!(
         scheme = verifier.scheme().name(),
         reason = rejection.reason(),
@@ -111,9 +113,17 @@ where
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Calling { future, scheme } => {
+                StateProj::Calling {
+                    future,
+                    scheme,
+                    started,
+                } => {
                     // A panicking handler becomes a 500 instead of a dropped connection.
-                    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                    let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+                    if !matches!(polled, Ok(Poll::Pending)) {
+                        crate::metrics::handler_duration(scheme, "sync", started.elapsed());
+                    }
+                    match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(Ok(res))) => {
                             return Poll::Ready(res.map(|r| r.map(Either::Left)))
@@ -220,6 +230,7 @@ where
                 Ok(future) => State::Calling {
                     future: tokio::time::timeout_at(deadline, future),
                     scheme: verifier.scheme().name(),
+                    started: Instant::now(),
                 },
                 Err(_panic) => State::Rejected {
                     rejection: Some(Rejection::HandlerPanicked),

@@ -1,0 +1,58 @@
+//! Metrics, through the `metrics` facade: the application installs an
+//! exporter (Prometheus, StatsD, ...); without one they cost next to nothing.
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `hookgate_deliveries_total` | counter | `scheme`, `outcome` (`verified`, `rejected`), `reason` (rejections) |
+//! | `hookgate_dedupe_total` | counter | `result` (`new`, `duplicate`, `in_flight`, `unavailable`) |
+//! | `hookgate_handler_duration_seconds` | histogram | `scheme`, `mode` (`sync`, `inbox`) |
+//! | `hookgate_inbox_stored_total` | counter | `result` (`stored`, `duplicate`, `unavailable`) |
+//! | `hookgate_inbox_attempts_total` | counter | `result` (`done`, `retry`, `dead`) |
+//! | `hookgate_inbox_depth` | gauge | `state` (`pending`, `leased`, `dead`) |
+//! | `hookgate_inbox_oldest_pending_seconds` | gauge | |
+
+use std::time::Duration;
+
+use crate::Rejection;
+
+pub(crate) fn verified(scheme: &'static str) {
+    metrics::counter!("hookgate_deliveries_total", "scheme" => scheme, "outcome" => "verified")
+        .increment(1);
+}
+
+/// Counts a rejection; adapters call it where they answer one.
+pub fn rejected(scheme: &'static str, rejection: &Rejection) {
+    metrics::counter!(
+        "hookgate_deliveries_total",
+        "scheme" => scheme,
+        "outcome" => "rejected",
+        "reason" => rejection.reason()
+    )
+    .increment(1);
+}
+
+pub(crate) fn dedupe(result: &'static str) {
+    metrics::counter!("hookgate_dedupe_total", "result" => result).increment(1);
+}
+
+/// Records how long a handler took.
+pub fn handler_duration(scheme: &'static str, mode: &'static str, took: Duration) {
+    metrics::histogram!("hookgate_handler_duration_seconds", "scheme" => scheme, "mode" => mode)
+        .record(took.as_secs_f64());
+}
+
+pub(crate) fn inbox_stored(result: &'static str) {
+    metrics::counter!("hookgate_inbox_stored_total", "result" => result).increment(1);
+}
+
+pub(crate) fn inbox_attempt(result: &'static str) {
+    metrics::counter!("hookgate_inbox_attempts_total", "result" => result).increment(1);
+}
+
+pub(crate) fn inbox_depth(stats: &crate::inbox::Stats) {
+    metrics::gauge!("hookgate_inbox_depth", "state" => "pending").set(stats.pending as f64);
+    metrics::gauge!("hookgate_inbox_depth", "state" => "leased").set(stats.leased as f64);
+    metrics::gauge!("hookgate_inbox_depth", "state" => "dead").set(stats.dead as f64);
+    metrics::gauge!("hookgate_inbox_oldest_pending_seconds")
+        .set(stats.oldest_pending.map_or(0.0, |d| d.as_secs_f64()));
+}
