@@ -1,5 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod inbox;
+
+pub use inbox::{DurabilityCheck, RedisInbox};
+
 use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;

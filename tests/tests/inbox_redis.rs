@@ -1,0 +1,355 @@
+//! The Redis Streams inbox against a real redis-server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use hookgate::inbox::{
+    Enqueued, HandlerError, Inbox, InboxStore, NewEvent, Replay, RetrySchedule, State,
+    WorkerConfig, Workers,
+};
+use hookgate::scheme::Aexo;
+use hookgate::{testing, Delivery, Verifier, WebhookLayer};
+use hookgate_conformance::redis_server::RedisServer;
+use hookgate_redis::{DurabilityCheck, RedisInbox};
+use tower::{ServiceBuilder, ServiceExt};
+
+const SECRET: &str = "redis-inbox-secret";
+
+fn new_event(id: &str) -> NewEvent {
+    NewEvent {
+        key: format!("aexo:{id}"),
+        scheme: "aexo".into(),
+        event_id: Some(id.into()),
+        event_type: "key.created".into(),
+        received_at: SystemTime::now(),
+        body: Bytes::from(testing::aexo_body(id, "key.created", serde_json::json!({}))),
+    }
+}
+
+async fn inbox(redis: &RedisServer, name: &str) -> RedisInbox {
+    RedisInbox::connect(
+        &redis.url(),
+        &format!("test:{name}"),
+        DurabilityCheck::Required,
+    )
+    .await
+    .unwrap()
+}
+
+fn quick(workers: usize) -> WorkerConfig {
+    WorkerConfig::new(workers, Duration::from_secs(20), Duration::from_secs(10))
+        .unwrap()
+        .poll(Duration::from_millis(10))
+        .schedule(
+            RetrySchedule::new(vec![
+                Duration::ZERO,
+                Duration::from_millis(5),
+                Duration::from_millis(5),
+            ])
+            .jitter(0.5),
+        )
+}
+
+async fn settle<S: InboxStore>(store: &S, within: Duration) -> hookgate::inbox::Stats {
+    let started = Instant::now();
+    loop {
+        let stats = store.stats(SystemTime::now()).await.unwrap();
+        if stats.pending + stats.leased == 0 || started.elapsed() > within {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_server_without_append_only_persistence_is_refused_naming_the_setting() {
+    let redis = RedisServer::start_volatile();
+    let err = RedisInbox::connect(&redis.url(), "test:volatile", DurabilityCheck::Required)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("appendonly no"), "{err}");
+    // An operator of a managed server can vouch for it explicitly.
+    assert!(RedisInbox::connect(
+        &redis.url(),
+        "test:volatile",
+        DurabilityCheck::TrustOperator
+    )
+    .await
+    .is_ok());
+}
+
+#[tokio::test]
+async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
+    let redis = RedisServer::start();
+    let store = inbox(&redis, "basics").await;
+    let Enqueued::Stored(id) = store.enqueue(new_event("wh_r1")).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        store.enqueue(new_event("wh_r1")).await.unwrap(),
+        Enqueued::Duplicate
+    );
+    let now = SystemTime::now();
+    let first = store
+        .lease(1, Duration::from_millis(100), now)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((first.id, first.attempt), (id, 1));
+    assert!(
+        store
+            .lease(1, Duration::from_millis(100), now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased twice"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let later = SystemTime::now();
+    assert!(
+        !store.complete(first.id, first.token, later).await.unwrap(),
+        "an expired lease completed"
+    );
+    // Every worker of an inbox leases for the same time; an entry idle longer is reclaimed.
+    let second = store
+        .lease(1, Duration::from_millis(100), later)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (second.id, second.attempt),
+        (id, 2),
+        "XAUTOCLAIM took the expired lease back"
+    );
+    assert!(
+        !store.complete(first.id, first.token, later).await.unwrap(),
+        "the old token completed"
+    );
+    assert!(store
+        .complete(second.id, second.token, later)
+        .await
+        .unwrap());
+    assert_eq!(store.show(id).await.unwrap().unwrap().0.state, State::Done);
+    assert_eq!(
+        store.enqueue(new_event("wh_r1")).await.unwrap(),
+        Enqueued::Duplicate,
+        "a done marker stays"
+    );
+
+    store.enqueue(new_event("wh_r2")).await.unwrap();
+    store.set_paused(true).await.unwrap();
+    assert!(store
+        .lease(1, Duration::from_secs(5), SystemTime::now())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.stats(SystemTime::now()).await.unwrap().paused);
+    store.set_paused(false).await.unwrap();
+    let l = store
+        .lease(1, Duration::from_secs(5), SystemTime::now())
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(store
+        .kill(l.id, l.token, "no such customer", SystemTime::now())
+        .await
+        .unwrap());
+    let dead = store.list(Some(State::Dead), 10).await.unwrap();
+    assert_eq!(dead[0].last_error.as_deref(), Some("no such customer"));
+    assert_eq!(
+        store
+            .replay(Replay::Dead, true, SystemTime::now())
+            .await
+            .unwrap(),
+        vec![l.id]
+    );
+    assert_eq!(
+        store.stats(SystemTime::now()).await.unwrap().dead,
+        1,
+        "dry run"
+    );
+    assert_eq!(
+        store
+            .replay(Replay::Dead, false, SystemTime::now())
+            .await
+            .unwrap(),
+        vec![l.id]
+    );
+    let again = store
+        .lease(1, Duration::from_secs(5), SystemTime::now())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(again.id, l.id);
+    store
+        .kill(again.id, again.token, "still no", SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .purge_dead(SystemTime::now() + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.show(l.id).await.unwrap().is_none());
+}
+
+fn flaky(id: &str, attempt: usize) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes().chain(attempt.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (h ^ (h >> 31)) % 100 < 30
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_handler_leaves_every_event_done_or_dead_and_replay_fixes_the_dead() {
+    let redis = RedisServer::start();
+    let store = Arc::new(inbox(&redis, "flaky").await);
+    const N: usize = 400;
+    for i in 0..N {
+        store
+            .enqueue(new_event(&format!("wh_rf_{i}")))
+            .await
+            .unwrap();
+    }
+    let fixed = Arc::new(AtomicBool::new(false));
+    let attempts: Arc<Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    let (f, a) = (fixed.clone(), attempts.clone());
+    let workers = Workers::spawn(
+        store.clone(),
+        Verifier::aexo(SECRET).unwrap(),
+        quick(4),
+        move |d: Delivery<()>| {
+            let id = d.id().unwrap().to_owned();
+            let n = {
+                let mut a = a.lock().unwrap();
+                let n = a.entry(id.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            let fail = !f.load(Ordering::SeqCst) && flaky(&id, n);
+            async move {
+                if fail {
+                    Err(HandlerError::Retry("flaky".into()))
+                } else {
+                    Ok(())
+                }
+            }
+        },
+    );
+    let stats = settle(&*store, Duration::from_secs(60)).await;
+    let expected_dead = (0..N)
+        .filter(|i| (1..=3).all(|n| flaky(&format!("wh_rf_{i}"), n)))
+        .count() as u64;
+    assert_eq!((stats.pending, stats.leased), (0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.done, stats.dead),
+        (N as u64 - expected_dead, expected_dead),
+        "{stats:?}"
+    );
+    fixed.store(true, Ordering::SeqCst);
+    store
+        .replay(Replay::Dead, false, SystemTime::now())
+        .await
+        .unwrap();
+    let after = settle(&*store, Duration::from_secs(30)).await;
+    assert_eq!((after.done, after.dead), (N as u64, 0), "{after:?}");
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_run_with_aof_loses_no_acknowledged_event() {
+    let mut redis = RedisServer::start();
+    let store = Arc::new(inbox(&redis, "restart").await);
+    let verifier = Verifier::aexo(SECRET).unwrap();
+    let route = ServiceBuilder::new()
+        .layer(WebhookLayer::new(verifier.clone()))
+        .service(Inbox::new(store.clone(), &verifier));
+    let handled: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let h = handled.clone();
+    let workers = Workers::spawn(store.clone(), verifier, quick(2), move |d: Delivery<()>| {
+        h.lock().unwrap().insert(d.id().unwrap().to_owned());
+        async { Ok(()) }
+    });
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let mut acked_ids = Vec::new();
+    let mut refused = 0;
+    for i in 0..300 {
+        if i == 100 {
+            redis.stop();
+        }
+        if i == 110 {
+            redis.restart();
+        }
+        let id = format!("wh_restart_{i}");
+        let body = testing::aexo_body(&id, "key.created", serde_json::json!({}));
+        // The sender retries what was not acknowledged.
+        loop {
+            let res = route
+                .clone()
+                .oneshot(testing::signed_request(&Aexo, SECRET, "/", body.clone()))
+                .await
+                .unwrap();
+            match res.status().as_u16() {
+                200 => break,
+                503 => {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    if (100..110).contains(&i) {
+                        break; // while Redis is down, move on; the sender retries later
+                    }
+                }
+                other => panic!("{id}: {other}"),
+            }
+        }
+        let status_ok = !(100..110).contains(&i);
+        if status_ok {
+            acked_ids.push(id);
+            acknowledged.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    assert!(refused > 0, "Redis being down never showed");
+    // The events refused during the outage are delivered again now.
+    for i in 100..110 {
+        let id = format!("wh_restart_{i}");
+        let body = testing::aexo_body(&id, "key.created", serde_json::json!({}));
+        loop {
+            let res = route
+                .clone()
+                .oneshot(testing::signed_request(&Aexo, SECRET, "/", body.clone()))
+                .await
+                .unwrap();
+            if res.status() == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        acked_ids.push(id);
+    }
+    let started = Instant::now();
+    while handled.lock().unwrap().len() < acked_ids.len()
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let handled = handled.lock().unwrap().clone();
+    let missing: Vec<&String> = acked_ids
+        .iter()
+        .filter(|id| !handled.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged, never handled: {missing:?}"
+    );
+    assert_eq!(acked_ids.len(), 300);
+    workers.shutdown().await;
+}
