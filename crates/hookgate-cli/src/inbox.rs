@@ -10,10 +10,17 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("store").required(true).args(["sqlite", "redis"])))]
 pub(crate) struct InboxArgs {
     /// The SQLite inbox file (the embedded store).
     #[arg(long, value_name = "FILE")]
-    sqlite: PathBuf,
+    sqlite: Option<PathBuf>,
+    /// A Redis Streams inbox: the server's URL (with --prefix).
+    #[arg(long, value_name = "URL", requires = "prefix")]
+    redis: Option<String>,
+    /// The Redis inbox's key prefix, e.g. hookgate:inbox:aexo.
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
     #[command(subcommand)]
     op: Op,
 }
@@ -106,17 +113,30 @@ fn line(e: &EventInfo) -> String {
 }
 
 pub(crate) fn run(args: &InboxArgs) -> Result<bool, String> {
-    if !args.sqlite.exists() {
-        return Err(format!("no inbox at {}", args.sqlite.display()));
-    }
-    let store = SqliteInbox::open(&args.sqlite).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime
-        .block_on(op(&store, &args.op))
-        .map_err(|e| e.to_string())
+    match (&args.sqlite, &args.redis, &args.prefix) {
+        (Some(path), _, _) => {
+            if !path.exists() {
+                return Err(format!("no inbox at {}", path.display()));
+            }
+            let store = SqliteInbox::open(path).map_err(|e| e.to_string())?;
+            runtime
+                .block_on(op(&store, &args.op))
+                .map_err(|e| e.to_string())
+        }
+        (None, Some(url), Some(prefix)) => runtime.block_on(async {
+            // Operating an inbox needs no durability verdict: the receiver made it.
+            let check = hookgate_redis::DurabilityCheck::TrustOperator;
+            let store = hookgate_redis::RedisInbox::connect(url, prefix, check)
+                .await
+                .map_err(|e| e.to_string())?;
+            op(&store, &args.op).await.map_err(|e| e.to_string())
+        }),
+        _ => Err("give --sqlite FILE, or --redis URL --prefix PREFIX".into()),
+    }
 }
 
-async fn op(store: &SqliteInbox, op: &Op) -> Result<bool, Box<dyn std::error::Error>> {
+async fn op<S: InboxStore>(store: &S, op: &Op) -> Result<bool, Box<dyn std::error::Error>> {
     let now = SystemTime::now();
     match op {
         Op::Stats => {

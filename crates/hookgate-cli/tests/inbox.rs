@@ -129,3 +129,47 @@ async fn the_inbox_commands_show_and_operate_the_store() {
     let (ok, out) = inbox(&dir.join("missing.sqlite3"), &["stats"]);
     assert!(!ok && out.contains("no inbox at"), "{out}");
 }
+
+#[tokio::test]
+async fn the_inbox_commands_work_on_a_redis_inbox_too() {
+    let redis = hookgate_conformance::redis_server::RedisServer::start();
+    let check = hookgate_redis::DurabilityCheck::Required;
+    let store = hookgate_redis::RedisInbox::connect(&redis.url(), "cli:aexo", check)
+        .await
+        .unwrap();
+    store.enqueue(event("wh_r_a")).await.unwrap();
+    store.enqueue(event("wh_r_b")).await.unwrap();
+    let l = store
+        .lease(1, Duration::from_secs(30), SystemTime::now())
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .kill(l.id, l.token, "bad", SystemTime::now())
+        .await
+        .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["inbox", "--redis", &redis.url(), "--prefix", "cli:aexo"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = run(&["stats"]);
+    assert!(
+        ok && out.contains("pending 1\nleased 0\ndone 0\ndead 1\n"),
+        "{out}"
+    );
+    let (ok, out) = run(&["ls", "--state", "dead"]);
+    assert!(
+        ok && out.contains("wh_r_a") && out.contains("\tbad"),
+        "{out}"
+    );
+    let (ok, out) = run(&["replay", "--dead"]);
+    assert!(ok && out.contains("replayed 1 events"), "{out}");
+    assert_eq!(store.stats(SystemTime::now()).await.unwrap().pending, 2);
+}
