@@ -442,3 +442,80 @@ async fn two_proxies_sharing_redis_forward_an_event_once() {
     assert_eq!(second.headers()["hookgate-dedupe"], "duplicate");
     assert_eq!(upstream.count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_route_acknowledges_at_once_and_retries_the_upstream_until_it_succeeds() {
+    // An upstream that fails the first call and accepts the next.
+    let calls = Arc::new(Mutex::new(Vec::<Option<String>>::new()));
+    let c = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap| {
+            let c = c.clone();
+            async move {
+                let mut calls = c.lock().unwrap();
+                calls.push(
+                    headers
+                        .get("hookgate-verified")
+                        .map(|v| v.to_str().unwrap().to_owned()),
+                );
+                if calls.len() == 1 {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                } else {
+                    (axum::http::StatusCode::OK, "ok")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = temp_dir("inbox-route");
+    let path = config(&dir, up, "allow_plain_loopback = true");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "upstream = ",
+        "ack = \"inbox\"\nupstream = ",
+    ) + "\n[inbox]\nstore = \"sqlite\"\ndir = \"inbox\"\nworkers = 1\nattempt_timeout_secs = 5\nlease_secs = 10\n";
+    std::fs::write(&path, text).unwrap();
+    let proxy = start(&path);
+    let url = format!("http://{}/webhooks/aexo", proxy.addr);
+    let (sig, body) = delivery("wh_inbox_route", "");
+    let started = Instant::now();
+    let res = post(&reqwest::Client::new(), &url, &sig, &body, &[]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "{\"queued\":true}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The first attempt fails; the retry (5 s later on the default schedule) succeeds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while calls.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the upstream was not retried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        *calls.lock().unwrap(),
+        vec![Some("aexo".to_owned()), Some("aexo".to_owned())]
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["inbox", "--sqlite"])
+        .arg(dir.join("inbox").join("webhooks_aexo.sqlite3"))
+        .arg("stats")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut done = text.contains("done 1");
+    for _ in 0..20 {
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["inbox", "--sqlite"])
+            .arg(dir.join("inbox").join("webhooks_aexo.sqlite3"))
+            .arg("stats")
+            .output()
+            .unwrap();
+        done = String::from_utf8_lossy(&out.stdout).contains("done 1");
+    }
+    assert!(done, "{text}");
+}

@@ -33,6 +33,8 @@ struct File {
     dedupe: Option<Spanned<Dedupe>>,
     #[serde(rename = "route", default)]
     routes: Vec<Spanned<Route>>,
+    #[serde(default)]
+    inbox: Option<Spanned<InboxSection>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +76,20 @@ struct Route {
     upstream: Spanned<String>,
     max_body_bytes: Option<usize>,
     freshness_secs: Option<u64>,
+    #[serde(default)]
+    ack: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboxSection {
+    store: Spanned<String>,
+    dir: Option<PathBuf>,
+    redis_url: Option<String>,
+    key_prefix: Option<String>,
+    workers: Option<usize>,
+    attempt_timeout_secs: Option<u64>,
+    lease_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +110,7 @@ pub(crate) struct Config {
     pub(crate) json_logs: bool,
     pub(crate) store: StoreConfig,
     pub(crate) routes: Vec<RouteConfig>,
+    pub(crate) inbox: Option<InboxConfig>,
 }
 
 #[derive(Debug)]
@@ -115,6 +132,23 @@ pub(crate) struct RouteConfig {
     pub(crate) upstream: http::Uri,
     pub(crate) max_body_bytes: Option<usize>,
     pub(crate) freshness: Option<Duration>,
+    /// Acknowledge once stored in the inbox (instead of after the upstream).
+    pub(crate) inbox: bool,
+}
+
+/// Where inbox routes store events, and how their workers run.
+#[derive(Debug)]
+pub(crate) struct InboxConfig {
+    pub(crate) store: InboxStoreConfig,
+    pub(crate) workers: usize,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) lease: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) enum InboxStoreConfig {
+    Sqlite { dir: PathBuf },
+    Redis { url: String, key_prefix: String },
 }
 
 impl std::fmt::Debug for RouteConfig {
@@ -303,7 +337,29 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             }
             secrets.push(value);
         }
+        let inbox = match &r.ack {
+            None => false,
+            Some(ack) => match ack.get_ref().as_str() {
+                "sync" => false,
+                "inbox" if file.inbox.is_some() => true,
+                "inbox" => {
+                    return Err(ConfigError::at(
+                        text,
+                        ack.span(),
+                        "ack = \"inbox\" needs an [inbox] section",
+                    ))
+                }
+                other => {
+                    return Err(ConfigError::at(
+                        text,
+                        ack.span(),
+                        format!("ack = {other:?}: use \"sync\" or \"inbox\""),
+                    ))
+                }
+            },
+        };
         routes.push(RouteConfig {
+            inbox,
             path: r.path.get_ref().clone(),
             scheme,
             secrets,
@@ -312,7 +368,47 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             freshness: r.freshness_secs.map(Duration::from_secs),
         });
     }
+    let inbox = match &file.inbox {
+        None => None,
+        Some(section) => {
+            let span = section.span();
+            let i = section.get_ref();
+            let store = match i.store.get_ref().as_str() {
+                "sqlite" => InboxStoreConfig::Sqlite {
+                    dir: base.join(i.dir.clone().unwrap_or_else(|| "hookgate-inbox".into())),
+                },
+                "redis" => InboxStoreConfig::Redis {
+                    url: i.redis_url.clone().ok_or_else(|| {
+                        ConfigError::at(text, span.clone(), "store = \"redis\" needs redis_url")
+                    })?,
+                    key_prefix: i
+                        .key_prefix
+                        .clone()
+                        .unwrap_or_else(|| "hookgate:inbox".into()),
+                },
+                other => {
+                    return Err(ConfigError::at(
+                        text,
+                        i.store.span(),
+                        format!("store = {other:?}: use \"sqlite\" or \"redis\""),
+                    ))
+                }
+            };
+            let attempt_timeout = Duration::from_secs(i.attempt_timeout_secs.unwrap_or(60));
+            let lease = Duration::from_secs(i.lease_secs.unwrap_or(120));
+            let workers = i.workers.unwrap_or(2);
+            hookgate::inbox::WorkerConfig::new(workers, lease, attempt_timeout)
+                .map_err(|e| ConfigError::at(text, span, e.to_string()))?;
+            Some(InboxConfig {
+                store,
+                workers,
+                attempt_timeout,
+                lease,
+            })
+        }
+    };
     Ok(Config {
+        inbox,
         listen,
         tls: server.tls.map(|t| (base.join(t.cert), base.join(t.key))),
         trusted_proxies,

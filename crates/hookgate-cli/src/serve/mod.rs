@@ -55,7 +55,7 @@ fn init_logs(json: bool) {
 }
 
 async fn serve(config: config::Config) -> Result<bool, String> {
-    let router = proxy::Router::build(&config)?;
+    let router = proxy::Router::build(&config).await?;
     let certs = match &config.tls {
         Some((cert, key)) => Some(tls::Certs::load(cert, key)?),
         None => None,
@@ -131,5 +131,6 @@ async fn serve(config: config::Config) -> Result<bool, String> {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!("connections still open after {grace:?}; exiting"),
     }
+    router.stop_workers().await;
     Ok(true)
 }

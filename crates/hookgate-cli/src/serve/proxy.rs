@@ -21,7 +21,12 @@ use hyper_util::rt::TokioExecutor;
 use tower::util::BoxCloneSyncService;
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 
-use super::config::{Config, StoreConfig};
+use hookgate::inbox::{HandlerError, Inbox, InboxStore, WorkerConfig, Workers};
+use hookgate::Delivery;
+use hookgate_redis::{DurabilityCheck, RedisInbox};
+use hookgate_sqlite::SqliteInbox;
+
+use super::config::{Config, InboxStoreConfig, StoreConfig};
 
 /// The header telling the upstream the delivery was verified (its scheme).
 pub(crate) const VERIFIED_HEADER: &str = "hookgate-verified";
@@ -164,14 +169,64 @@ async fn forward(
     res
 }
 
-/// Every route, by path, with the HTTPS policy in front.
+/// Every route, by path, with the HTTPS policy in front; and the inbox
+/// routes' workers.
 #[derive(Clone)]
 pub(crate) struct Router {
     routes: Arc<Vec<(String, RouteService)>>,
+    workers: Arc<std::sync::Mutex<Vec<Workers>>>,
+}
+
+/// An inbox route: store and answer at once; workers forward to the
+/// upstream, retrying until it answers 2xx.
+fn inbox_route<S: InboxStore>(
+    store: Arc<S>,
+    verifier: Verifier,
+    policy: HttpsPolicy,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: http::Uri,
+    config: WorkerConfig,
+) -> (RouteService, Workers) {
+    let inbox = Inbox::new(store.clone(), &verifier);
+    let stack = ServiceBuilder::new()
+        .layer(RequireHttpsLayer::new(policy))
+        .layer(WebhookLayer::new(verifier.clone()))
+        .service(inbox);
+    let service = ServiceExt::<Request<Incoming>>::map_response(stack, boxed);
+    let workers = Workers::spawn(store, verifier, config, move |hook: Delivery<()>| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        let mut req = Request::new(Full::new(hook.raw().clone()));
+        *req.method_mut() = http::Method::POST;
+        req.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        req.extensions_mut().insert(hook.meta().clone());
+        async move {
+            let res = forward(client, upstream, req).await;
+            if res.status().is_success() {
+                Ok(())
+            } else {
+                Err(HandlerError::Retry(format!(
+                    "upstream answered {}",
+                    res.status()
+                )))
+            }
+        }
+    });
+    (BoxCloneSyncService::new(service), workers)
+}
+
+/// `/webhooks/aexo` -> `webhooks_aexo`, for file names and key prefixes.
+fn route_name(path: &str) -> String {
+    path.trim_matches('/')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 impl Router {
-    pub(crate) fn build(config: &Config) -> Result<Self, String> {
+    pub(crate) async fn build(config: &Config) -> Result<Self, String> {
         let store = Arc::new(match &config.store {
             StoreConfig::Memory { capacity } => {
                 AnyStore::Memory(MemoryStore::with_capacity(*capacity))
@@ -191,6 +246,7 @@ impl Router {
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let mut routes = Vec::new();
+        let mut workers = Vec::new();
         for route in &config.routes {
             let mut verifier: Verifier = route.scheme.verifier(&route.secrets[0])?;
             verifier = verifier
@@ -205,6 +261,50 @@ impl Router {
                 verifier = verifier
                     .handler_deadline(deadline)
                     .map_err(|e| e.to_string())?;
+            }
+            if route.inbox {
+                let Some(inbox) = &config.inbox else {
+                    return Err("an inbox route needs an [inbox] section".into());
+                };
+                let worker_config =
+                    WorkerConfig::new(inbox.workers, inbox.lease, inbox.attempt_timeout)
+                        .map_err(|e| e.to_string())?;
+                let name = route_name(&route.path);
+                let (service, running) = match &inbox.store {
+                    InboxStoreConfig::Sqlite { dir } => {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("{}: {e}", dir.display()))?;
+                        let store = SqliteInbox::open(dir.join(format!("{name}.sqlite3")))
+                            .map_err(|e| e.to_string())?;
+                        let upstream = route.upstream.clone();
+                        inbox_route(
+                            Arc::new(store),
+                            verifier,
+                            policy.clone(),
+                            client.clone(),
+                            upstream,
+                            worker_config,
+                        )
+                    }
+                    InboxStoreConfig::Redis { url, key_prefix } => {
+                        let prefix = format!("{key_prefix}:{name}");
+                        let store = RedisInbox::connect(url, &prefix, DurabilityCheck::Required)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let upstream = route.upstream.clone();
+                        inbox_route(
+                            Arc::new(store),
+                            verifier,
+                            policy.clone(),
+                            client.clone(),
+                            upstream,
+                            worker_config,
+                        )
+                    }
+                };
+                routes.push((route.path.clone(), service));
+                workers.push(running);
+                continue;
             }
             let deduper = Deduper::builder(store.clone())
                 .namespace(format!("{}:{}", verifier.scheme().name(), route.path))
@@ -224,7 +324,17 @@ impl Router {
         }
         Ok(Self {
             routes: Arc::new(routes),
+            workers: Arc::new(std::sync::Mutex::new(workers)),
         })
+    }
+
+    /// Stops the inbox workers after their current attempts.
+    pub(crate) async fn stop_workers(&self) {
+        let workers: Vec<Workers> =
+            std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in workers {
+            w.shutdown().await;
+        }
     }
 
     /// Answers one request from `peer`.
