@@ -393,14 +393,16 @@ pub async fn kill_9_during_a_load_loses_no_acknowledged_event(bin: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         use hookgate::inbox::InboxStore;
-        let stats = store.stats(std::time::SystemTime::now()).await.unwrap();
-        if stats.done as usize == EVENTS && stats.pending + stats.leased == 0 {
-            assert_eq!(stats.dead, 0);
-            break;
+        // The receiver writes hard meanwhile; a read may still meet a busy file.
+        if let Ok(stats) = store.stats(std::time::SystemTime::now()).await {
+            if stats.done as usize == EVENTS && stats.pending + stats.leased == 0 {
+                assert_eq!(stats.dead, 0);
+                break;
+            }
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "not all handled: {stats:?}"
+            "not all handled within 60 s"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

@@ -14,7 +14,14 @@ use tokio::sync::oneshot;
 
 /// Runs after the batch's transaction: `true` when it committed.
 type Finish = Box<dyn FnOnce(bool) + Send>;
-type Command = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+
+/// Work for the writer thread: writes go into the batch's transaction;
+/// reads run on their own, outside it (they need no write lock, so another
+/// process's busy writer cannot starve them).
+enum Command {
+    Write(Box<dyn FnOnce(&Connection) -> Finish + Send>),
+    Read(Box<dyn FnOnce(&Connection) + Send>),
+}
 
 /// Most commands committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -96,7 +103,7 @@ impl SqliteInbox {
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let command: Command = Box::new(move |conn| {
+        let command = Command::Write(Box::new(move |conn| {
             let result = f(conn).map_err(store_error);
             Box::new(move |committed| {
                 let _ = reply.send(match (committed, result) {
@@ -104,7 +111,25 @@ impl SqliteInbox {
                     (false, _) => Err(StoreError("sqlite: the transaction did not commit".into())),
                 });
             })
-        });
+        }));
+        self.tx
+            .send(command)
+            .map_err(|_| StoreError("sqlite: the writer thread stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError("sqlite: the writer thread stopped".into()))?
+    }
+
+    /// Runs the read-only `f` on the writer thread, outside any transaction.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Read(Box::new(move |conn| {
+            let _ = reply.send(f(conn).map_err(store_error));
+        }));
         self.tx
             .send(command)
             .map_err(|_| StoreError("sqlite: the writer thread stopped".into()))?;
@@ -125,8 +150,18 @@ fn writer(conn: Connection, rx: mpsc::Receiver<Command>, group_commit: bool) {
                 }
             }
         }
+        let mut writes = Vec::with_capacity(batch.len());
+        for command in batch {
+            match command {
+                Command::Read(read) => read(&conn),
+                Command::Write(write) => writes.push(write),
+            }
+        }
+        if writes.is_empty() {
+            continue;
+        }
         let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        let finishers: Vec<Finish> = batch.into_iter().map(|command| command(&conn)).collect();
+        let finishers: Vec<Finish> = writes.into_iter().map(|command| command(&conn)).collect();
         let committed = began && conn.execute_batch("COMMIT").is_ok();
         if !committed {
             tracing::error!("sqlite inbox transaction failed; its callers get errors");
@@ -282,7 +317,7 @@ impl InboxStore for SqliteInbox {
     }
 
     async fn stats(&self, now: SystemTime) -> Result<Stats, StoreError> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut stats = Stats {
                 paused: paused(conn)?,
                 ..Stats::default()
@@ -313,7 +348,7 @@ impl InboxStore for SqliteInbox {
     }
 
     async fn list(&self, state: Option<State>, limit: usize) -> Result<Vec<EventInfo>, StoreError> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut stmt = conn.prepare(&format!(
                 "SELECT {INFO_COLUMNS} FROM events WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
@@ -325,7 +360,7 @@ impl InboxStore for SqliteInbox {
     }
 
     async fn show(&self, id: EventId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 &format!("SELECT {INFO_COLUMNS}, body FROM events WHERE id = ?1"),
                 params![id],
