@@ -413,3 +413,34 @@ async fn pause_resume_purge_and_prune_work_on_the_file() {
         Enqueued::Stored(_)
     ));
 }
+
+#[tokio::test]
+async fn done_markers_are_pruned_once_the_freshness_window_has_passed() {
+    let store = Arc::new(SqliteInbox::open(temp_db("prune")).unwrap());
+    // A route whose deliveries are accepted for one second at most.
+    let verifier = Verifier::aexo(SECRET)
+        .unwrap()
+        .freshness(Duration::from_secs(1))
+        .max_future_skew(Duration::ZERO);
+    store.enqueue(new_event("wh_prune")).await.unwrap();
+    let workers = Workers::spawn(store.clone(), verifier, quick(1), |_: Delivery<()>| async {
+        Ok(())
+    });
+    let stats = settle(&store, Duration::from_secs(5)).await;
+    assert_eq!(stats.done, 1);
+    // Within the window a retry is still a duplicate...
+    assert_eq!(
+        store.enqueue(new_event("wh_prune")).await.unwrap(),
+        Enqueued::Duplicate
+    );
+    // ...after it, the marker is gone (no delivery of it would pass verification any more).
+    let started = Instant::now();
+    while store.stats(SystemTime::now()).await.unwrap().done > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the done marker was never pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    workers.shutdown().await;
+}

@@ -102,6 +102,7 @@ pub struct WorkerConfig {
     handler_timeout: Duration,
     schedule: RetrySchedule,
     poll: Duration,
+    prune_done: bool,
 }
 
 impl WorkerConfig {
@@ -130,6 +131,7 @@ impl WorkerConfig {
             handler_timeout,
             schedule: RetrySchedule::default(),
             poll: Duration::from_millis(100),
+            prune_done: true,
         })
     }
 
@@ -137,6 +139,16 @@ impl WorkerConfig {
     #[must_use]
     pub fn schedule(mut self, schedule: RetrySchedule) -> Self {
         self.schedule = schedule;
+        self
+    }
+
+    /// Whether the workers delete done markers once they are older than the
+    /// verifier's freshness window plus its clock allowance (default on):
+    /// until then a late retry of a processed event is still a duplicate,
+    /// and `replay --since` can still run it again.
+    #[must_use]
+    pub fn prune_done(mut self, prune: bool) -> Self {
+        self.prune_done = prune;
         self
     }
 
@@ -215,7 +227,22 @@ where
 {
     async fn run(&self, worker: usize, stop: Arc<AtomicBool>) {
         let mut last_gauges = std::time::Instant::now() - Duration::from_secs(60);
+        let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
+        // Markers must outlive every delivery the verifier would still accept.
+        let keep = self.verifier.freshness_window() + self.verifier.future_skew();
+        let prune_every = (keep / 2).clamp(Duration::from_millis(10), Duration::from_secs(60));
         while !stop.load(Ordering::SeqCst) {
+            if worker == 0 && self.config.prune_done && last_prune.elapsed() >= prune_every {
+                last_prune = std::time::Instant::now();
+                match self.store.prune_done(SystemTime::now() - keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        pruned = n,
+                        "done markers older than the freshness window removed"
+                    ),
+                    Err(error) => tracing::warn!(%error, "could not prune done markers"),
+                }
+            }
             // Worker 0 keeps the depth gauges fresh (every 5 s).
             if worker == 0 && last_gauges.elapsed() >= Duration::from_secs(5) {
                 last_gauges = std::time::Instant::now();
