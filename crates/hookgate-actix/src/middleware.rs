@@ -244,116 +244,120 @@ where
         let dedupe = self.dedupe.clone();
         let https = self.https.clone();
         let inbox = self.inbox.clone();
-        Box::pin(async move {
-            let deadline = Instant::now() + verifier.deadline();
-            if let Some(policy) = &https {
-                let conn = Connection {
-                    peer: req.peer_addr().map(|a| a.ip()),
-                    tls: req.app_config().secure(),
-                };
-                if let Err(rejection) = policy.check(&conn, &ActixHeaders(req.headers())) {
+        let span = tracing::info_span!("webhook delivery", scheme = self.verifier.scheme().name());
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let deadline = Instant::now() + verifier.deadline();
+                if let Some(policy) = &https {
+                    let conn = Connection {
+                        peer: req.peer_addr().map(|a| a.ip()),
+                        tls: req.app_config().secure(),
+                    };
+                    if let Err(rejection) = policy.check(&conn, &ActixHeaders(req.headers())) {
+                        return Ok(reject(req, &rejection, verifier.scheme().name()));
+                    }
+                }
+                let declared = req
+                    .headers()
+                    .get("content-length")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if let Err(rejection) = verifier.check_content_length(declared) {
                     return Ok(reject(req, &rejection, verifier.scheme().name()));
                 }
-            }
-            let declared = req
-                .headers()
-                .get("content-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if let Err(rejection) = verifier.check_content_length(declared) {
-                return Ok(reject(req, &rejection, verifier.scheme().name()));
-            }
-            let read = tokio::time::timeout(
-                verifier.body_read_timeout(),
-                read_payload(&mut req, verifier.body_limit()),
-            )
-            .await
-            .unwrap_or(Err(Rejection::BodyTimeout));
-            let body = match read {
-                Ok(body) => body,
-                Err(rejection) => return Ok(reject(req, &rejection, verifier.scheme().name())),
-            };
-            let event = match verifier.verify(&ActixHeaders(req.headers()), body.clone()) {
-                Ok(event) => event,
-                Err(rejection) => return Ok(reject(req, &rejection, verifier.scheme().name())),
-            };
-            if let Some(inbox) = &inbox {
-                let answer = (inbox.0)(&event, &ActixHeaders(req.headers())).await;
-                let res = json_response(answer.status, &answer.headers, answer.body);
-                return Ok(req.into_response(res).map_into_right_body());
-            }
-            req.extensions_mut().insert(event.clone());
-            req.set_payload(payload_of(body));
-            let http_req = req.request().clone();
+                let read = tokio::time::timeout(
+                    verifier.body_read_timeout(),
+                    read_payload(&mut req, verifier.body_limit()),
+                )
+                .await
+                .unwrap_or(Err(Rejection::BodyTimeout));
+                let body = match read {
+                    Ok(body) => body,
+                    Err(rejection) => return Ok(reject(req, &rejection, verifier.scheme().name())),
+                };
+                let event = match verifier.verify(&ActixHeaders(req.headers()), body.clone()) {
+                    Ok(event) => event,
+                    Err(rejection) => return Ok(reject(req, &rejection, verifier.scheme().name())),
+                };
+                if let Some(inbox) = &inbox {
+                    let answer = (inbox.0)(&event, &ActixHeaders(req.headers())).await;
+                    let res = json_response(answer.status, &answer.headers, answer.body);
+                    return Ok(req.into_response(res).map_into_right_body());
+                }
+                req.extensions_mut().insert(event.clone());
+                req.set_payload(payload_of(body));
+                let http_req = req.request().clone();
 
-            let work = async move {
-                let guard = match &dedupe {
-                    None => None,
-                    Some(deduper) => {
-                        let key = match deduper.key_for(&event, &ActixHeaders(req.headers())) {
-                            Ok(key) => key,
-                            Err(outcome) => {
-                                return Ok(req
-                                    .into_response(outcome_response(&outcome))
-                                    .map_into_right_body())
+                let work = async move {
+                    let guard = match &dedupe {
+                        None => None,
+                        Some(deduper) => {
+                            let key = match deduper.key_for(&event, &ActixHeaders(req.headers())) {
+                                Ok(key) => key,
+                                Err(outcome) => {
+                                    return Ok(req
+                                        .into_response(outcome_response(&outcome))
+                                        .map_into_right_body())
+                                }
+                            };
+                            match deduper.claim(key).await {
+                                Decision::Respond(outcome) => {
+                                    return Ok(req
+                                        .into_response(outcome_response(&outcome))
+                                        .map_into_right_body())
+                                }
+                                Decision::RunUnclaimed => None,
+                                Decision::Run(guard) => Some(guard),
                             }
-                        };
-                        match deduper.claim(key).await {
-                            Decision::Respond(outcome) => {
-                                return Ok(req
-                                    .into_response(outcome_response(&outcome))
-                                    .map_into_right_body())
+                        }
+                    };
+                    let http_req = req.request().clone();
+                    let started = std::time::Instant::now();
+                    let called = AssertUnwindSafe(async move { service.call(req).await })
+                        .catch_unwind()
+                        .await;
+                    hookgate::metrics::handler_duration(event.scheme(), "sync", started.elapsed());
+                    match called {
+                        Ok(Ok(res)) => {
+                            if let Some(guard) = guard {
+                                if res.status().is_success() {
+                                    let _ = guard.commit().await;
+                                } else {
+                                    let _ = guard.release().await;
+                                }
                             }
-                            Decision::RunUnclaimed => None,
-                            Decision::Run(guard) => Some(guard),
+                            Ok(res.map_into_left_body())
+                        }
+                        Ok(Err(error)) => {
+                            if let Some(guard) = guard {
+                                let _ = guard.release().await;
+                            }
+                            Err(error)
+                        }
+                        Err(_panic) => {
+                            tracing::error!("handler panicked: answering 500");
+                            if let Some(guard) = guard {
+                                let _ = guard.release().await;
+                            }
+                            let res = rejection_response(&Rejection::HandlerPanicked);
+                            Ok(ServiceResponse::new(http_req, res).map_into_right_body())
                         }
                     }
                 };
-                let http_req = req.request().clone();
-                let started = std::time::Instant::now();
-                let called = AssertUnwindSafe(async move { service.call(req).await })
-                    .catch_unwind()
-                    .await;
-                hookgate::metrics::handler_duration(event.scheme(), "sync", started.elapsed());
-                match called {
-                    Ok(Ok(res)) => {
-                        if let Some(guard) = guard {
-                            if res.status().is_success() {
-                                let _ = guard.commit().await;
-                            } else {
-                                let _ = guard.release().await;
-                            }
-                        }
-                        Ok(res.map_into_left_body())
-                    }
-                    Ok(Err(error)) => {
-                        if let Some(guard) = guard {
-                            let _ = guard.release().await;
-                        }
-                        Err(error)
-                    }
-                    Err(_panic) => {
-                        tracing::error!("handler panicked: answering 500");
-                        if let Some(guard) = guard {
-                            let _ = guard.release().await;
-                        }
-                        let res = rejection_response(&Rejection::HandlerPanicked);
+                match tokio::time::timeout_at(deadline, work).await {
+                    Ok(result) => result,
+                    Err(_elapsed) => {
+                        // Dropping `work` dropped the handler and its claim guard,
+                        // which releases the claim.
+                        tracing::warn!(
+                            "handler still running at the deadline: answering 503, dropping it"
+                        );
+                        let res = rejection_response(&Rejection::HandlerDeadline);
                         Ok(ServiceResponse::new(http_req, res).map_into_right_body())
                     }
                 }
-            };
-            match tokio::time::timeout_at(deadline, work).await {
-                Ok(result) => result,
-                Err(_elapsed) => {
-                    // Dropping `work` dropped the handler and its claim guard,
-                    // which releases the claim.
-                    tracing::warn!(
-                        "handler still running at the deadline: answering 503, dropping it"
-                    );
-                    let res = rejection_response(&Rejection::HandlerDeadline);
-                    Ok(ServiceResponse::new(http_req, res).map_into_right_body())
-                }
-            }
-        })
+            },
+            span,
+        ))
     }
 }

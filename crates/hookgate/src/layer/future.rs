@@ -26,6 +26,7 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
+        span: tracing::Span,
     }
 }
 
@@ -70,6 +71,7 @@ where
             verifier.body_read_timeout(),
             Limited::new(body, verifier.body_limit()).collect(),
         );
+        let span = tracing::info_span!("webhook delivery", scheme = verifier.scheme().name());
         Self {
             state: State::Reading {
                 read,
@@ -78,6 +80,7 @@ where
                 verifier,
                 deadline,
             },
+            span,
         }
     }
 
@@ -87,6 +90,7 @@ where
             state: State::Rejected {
                 rejection: Some(rejection),
             },
+            span: tracing::Span::none(),
         }
     }
 }
@@ -111,6 +115,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         loop {
             let next = match this.state.as_mut().project() {
                 StateProj::Calling {
