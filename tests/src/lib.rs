@@ -16,6 +16,7 @@ use hookgate::{ManualClock, Secrets, Verifier};
 use time::OffsetDateTime;
 
 pub mod handler;
+pub mod inbox;
 pub mod process;
 pub mod redis_server;
 pub mod servers;

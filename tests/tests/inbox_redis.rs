@@ -3,33 +3,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use hookgate::inbox::{
-    Enqueued, HandlerError, Inbox, InboxStore, NewEvent, Replay, RetrySchedule, State,
-    WorkerConfig, Workers,
-};
+use hookgate::inbox::{Enqueued, Inbox, InboxStore, Replay, State, Workers};
 use hookgate::scheme::Aexo;
 use hookgate::{testing, Delivery, Verifier, WebhookLayer};
+use hookgate_conformance::inbox::{new_event, quick};
 use hookgate_conformance::redis_server::RedisServer;
 use hookgate_redis::{DurabilityCheck, RedisInbox};
 use tower::{ServiceBuilder, ServiceExt};
 
 const SECRET: &str = "redis-inbox-secret";
-
-fn new_event(id: &str) -> NewEvent {
-    NewEvent {
-        key: format!("aexo:{id}"),
-        scheme: "aexo".into(),
-        event_id: Some(id.into()),
-        event_type: "key.created".into(),
-        received_at: SystemTime::now(),
-        body: Bytes::from(testing::aexo_body(id, "key.created", serde_json::json!({}))),
-    }
-}
 
 async fn inbox(redis: &RedisServer, name: &str) -> RedisInbox {
     RedisInbox::connect(
@@ -39,31 +25,6 @@ async fn inbox(redis: &RedisServer, name: &str) -> RedisInbox {
     )
     .await
     .unwrap()
-}
-
-fn quick(workers: usize) -> WorkerConfig {
-    WorkerConfig::new(workers, Duration::from_secs(20), Duration::from_secs(10))
-        .unwrap()
-        .poll(Duration::from_millis(10))
-        .schedule(
-            RetrySchedule::new(vec![
-                Duration::ZERO,
-                Duration::from_millis(5),
-                Duration::from_millis(5),
-            ])
-            .jitter(0.5),
-        )
-}
-
-async fn settle<S: InboxStore>(store: &S, within: Duration) -> hookgate::inbox::Stats {
-    let started = Instant::now();
-    loop {
-        let stats = store.stats(SystemTime::now()).await.unwrap();
-        if stats.pending + stats.leased == 0 || started.elapsed() > within {
-            return stats;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -200,70 +161,11 @@ async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
     assert!(store.show(l.id).await.unwrap().is_none());
 }
 
-fn flaky(id: &str, attempt: usize) -> bool {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes().chain(attempt.to_le_bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (h ^ (h >> 31)) % 100 < 30
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_handler_leaves_every_event_done_or_dead_and_replay_fixes_the_dead() {
     let redis = RedisServer::start();
     let store = Arc::new(inbox(&redis, "flaky").await);
-    const N: usize = 400;
-    for i in 0..N {
-        store
-            .enqueue(new_event(&format!("wh_rf_{i}")))
-            .await
-            .unwrap();
-    }
-    let fixed = Arc::new(AtomicBool::new(false));
-    let attempts: Arc<Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
-    let (f, a) = (fixed.clone(), attempts.clone());
-    let workers = Workers::spawn(
-        store.clone(),
-        Verifier::aexo(SECRET).unwrap(),
-        quick(4),
-        move |d: Delivery<()>| {
-            let id = d.id().unwrap().to_owned();
-            let n = {
-                let mut a = a.lock().unwrap();
-                let n = a.entry(id.clone()).or_default();
-                *n += 1;
-                *n
-            };
-            let fail = !f.load(Ordering::SeqCst) && flaky(&id, n);
-            async move {
-                if fail {
-                    Err(HandlerError::Retry("flaky".into()))
-                } else {
-                    Ok(())
-                }
-            }
-        },
-    );
-    let stats = settle(&*store, Duration::from_secs(60)).await;
-    let expected_dead = (0..N)
-        .filter(|i| (1..=3).all(|n| flaky(&format!("wh_rf_{i}"), n)))
-        .count() as u64;
-    assert_eq!((stats.pending, stats.leased), (0, 0), "{stats:?}");
-    assert_eq!(
-        (stats.done, stats.dead),
-        (N as u64 - expected_dead, expected_dead),
-        "{stats:?}"
-    );
-    fixed.store(true, Ordering::SeqCst);
-    store
-        .replay(Replay::Dead, false, SystemTime::now())
-        .await
-        .unwrap();
-    let after = settle(&*store, Duration::from_secs(30)).await;
-    assert_eq!((after.done, after.dead), (N as u64, 0), "{after:?}");
-    workers.shutdown().await;
+    hookgate_conformance::inbox::flaky_handler_then_replay_dead(store, 400).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,19 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
 use hookgate::events::AexoEvent;
-use hookgate::inbox::{
-    Enqueued, HandlerError, Inbox, InboxStore, NewEvent, Replay, RetrySchedule, State,
-    WorkerConfig, Workers,
-};
+use hookgate::inbox::{Enqueued, HandlerError, Inbox, InboxStore, State, WorkerConfig, Workers};
 use hookgate::scheme::Aexo;
 use hookgate::{testing, Delivery, Verifier, WebhookLayer};
+use hookgate_conformance::inbox::{new_event, quick, settle};
 use hookgate_sqlite::SqliteInbox;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -26,46 +21,6 @@ fn temp_db(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("inbox.sqlite3")
-}
-
-fn body(id: &str) -> Vec<u8> {
-    testing::aexo_body(id, "key.created", serde_json::json!({ "key_id": id }))
-}
-
-fn new_event(id: &str) -> NewEvent {
-    NewEvent {
-        key: format!("aexo:{id}"),
-        scheme: "aexo".into(),
-        event_id: Some(id.into()),
-        event_type: "key.created".into(),
-        received_at: SystemTime::now(),
-        body: Bytes::from(body(id)),
-    }
-}
-
-async fn settle(store: &SqliteInbox, within: Duration) -> hookgate::inbox::Stats {
-    let started = Instant::now();
-    loop {
-        let stats = store.stats(SystemTime::now()).await.unwrap();
-        if stats.pending + stats.leased == 0 || started.elapsed() > within {
-            return stats;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn quick(workers: usize) -> WorkerConfig {
-    WorkerConfig::new(workers, Duration::from_secs(20), Duration::from_secs(10))
-        .unwrap()
-        .poll(Duration::from_millis(10))
-        .schedule(
-            RetrySchedule::new(vec![
-                Duration::ZERO,
-                Duration::from_millis(5),
-                Duration::from_millis(5),
-            ])
-            .jitter(0.5),
-        )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +57,7 @@ async fn the_sender_gets_200_at_once_while_the_handler_takes_far_longer() {
             &Aexo,
             SECRET,
             "/",
-            body("wh_slow_1"),
+            testing::aexo_body("wh_slow_1", "key.created", serde_json::json!({})),
         ))
         .await
         .unwrap();
@@ -120,14 +75,14 @@ async fn the_sender_gets_200_at_once_while_the_handler_takes_far_longer() {
             &Aexo,
             SECRET,
             "/",
-            body("wh_slow_1"),
+            testing::aexo_body("wh_slow_1", "key.created", serde_json::json!({})),
         ))
         .await
         .unwrap();
     assert_eq!(dup.status(), 200);
     assert_eq!(dup.headers()["hookgate-dedupe"], "duplicate");
 
-    let stats = settle(&store, Duration::from_secs(10)).await;
+    let stats = settle(&*store, Duration::from_secs(10)).await;
     assert_eq!((stats.done, stats.dead), (1, 0));
     assert_eq!(*handled.lock().unwrap(), vec!["wh_slow_1".to_owned()]);
     workers.shutdown().await;
@@ -148,7 +103,7 @@ async fn a_store_that_cannot_take_the_event_answers_503_never_2xx() {
             &Aexo,
             SECRET,
             "/",
-            body("wh_locked"),
+            testing::aexo_body("wh_locked", "key.created", serde_json::json!({})),
         ))
         .await
         .unwrap();
@@ -187,88 +142,10 @@ fn rusqlite_connection(path: &std::path::Path) -> impl Drop {
     Held(child)
 }
 
-/// Fails 30% of attempts, decided by a hash of (event, attempt).
-fn flaky(id: &str, attempt: usize) -> bool {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes().chain(attempt.to_le_bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    // splitmix64's finalizer, so that attempts of one event are independent.
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (h ^ (h >> 31)) % 100 < 30
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_handler_leaves_every_event_done_or_dead_and_replay_brings_the_dead_to_done() {
     let store = Arc::new(SqliteInbox::open(temp_db("flaky")).unwrap());
-    let verifier = Verifier::aexo(SECRET).unwrap();
-    const N: usize = 1000;
-    for i in 0..N {
-        assert!(matches!(
-            store
-                .enqueue(new_event(&format!("wh_flaky_{i}")))
-                .await
-                .unwrap(),
-            Enqueued::Stored(_)
-        ));
-    }
-    let fixed = Arc::new(AtomicBool::new(false));
-    let attempts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let successes = Arc::new(AtomicUsize::new(0));
-    let (f, a, s) = (fixed.clone(), attempts.clone(), successes.clone());
-    let workers = Workers::spawn(store.clone(), verifier, quick(4), move |d: Delivery<()>| {
-        let id = d.id().unwrap().to_owned();
-        let n = {
-            let mut a = a.lock().unwrap();
-            let n = a.entry(id.clone()).or_default();
-            *n += 1;
-            *n
-        };
-        let fail = !f.load(Ordering::SeqCst) && flaky(&id, n);
-        let s = s.clone();
-        async move {
-            if fail {
-                return Err(HandlerError::Retry("flaky dependency".into()));
-            }
-            s.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-    });
-    let stats = settle(&store, Duration::from_secs(60)).await;
-    assert_eq!(stats.pending + stats.leased, 0, "{stats:?}");
-    assert_eq!(stats.done + stats.dead, N as u64, "{stats:?}");
-    // Exactly the events whose three attempts all failed are dead (about 2.7%).
-    let expected_dead = (0..N)
-        .filter(|i| (1..=3).all(|n| flaky(&format!("wh_flaky_{i}"), n)))
-        .count() as u64;
-    assert!(expected_dead > 0);
-    assert_eq!(stats.dead, expected_dead, "{stats:?}");
-    assert_eq!(successes.load(Ordering::SeqCst) as u64, stats.done);
-    let dead = store.list(Some(State::Dead), N).await.unwrap();
-    assert!(dead
-        .iter()
-        .all(|e| e.attempts == 3 && e.last_error.as_deref() == Some("flaky dependency")));
-
-    fixed.store(true, Ordering::SeqCst);
-    let dry = store
-        .replay(Replay::Dead, true, SystemTime::now())
-        .await
-        .unwrap();
-    assert_eq!(dry.len() as u64, stats.dead);
-    assert_eq!(
-        store.stats(SystemTime::now()).await.unwrap().dead,
-        stats.dead,
-        "a dry run changed nothing"
-    );
-    let replayed = store
-        .replay(Replay::Dead, false, SystemTime::now())
-        .await
-        .unwrap();
-    assert_eq!(replayed, dry);
-    let after = settle(&store, Duration::from_secs(30)).await;
-    assert_eq!((after.done, after.dead), (N as u64, 0), "{after:?}");
-    workers.shutdown().await;
+    hookgate_conformance::inbox::flaky_handler_then_replay_dead(store, 1000).await;
 }
 
 #[tokio::test]
@@ -281,7 +158,7 @@ async fn a_permanent_failure_goes_straight_to_the_dead_letters() {
         quick(1),
         |_: Delivery<()>| async { Err(HandlerError::Permanent("unknown customer".into())) },
     );
-    let stats = settle(&store, Duration::from_secs(10)).await;
+    let stats = settle(&*store, Duration::from_secs(10)).await;
     assert_eq!(stats.dead, 1);
     let dead = store.list(Some(State::Dead), 10).await.unwrap();
     assert_eq!(
@@ -426,7 +303,7 @@ async fn done_markers_are_pruned_once_the_freshness_window_has_passed() {
     let workers = Workers::spawn(store.clone(), verifier, quick(1), |_: Delivery<()>| async {
         Ok(())
     });
-    let stats = settle(&store, Duration::from_secs(5)).await;
+    let stats = settle(&*store, Duration::from_secs(5)).await;
     assert_eq!(stats.done, 1);
     // Within the window a retry is still a duplicate...
     assert_eq!(

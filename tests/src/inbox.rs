@@ -1,0 +1,140 @@
+//! Shared pieces of the inbox store tests: the same scenario runs against
+//! the SQLite and the Redis Streams store.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use hookgate::inbox::{
+    Enqueued, HandlerError, InboxStore, NewEvent, Replay, RetrySchedule, State, Stats,
+    WorkerConfig, Workers,
+};
+use hookgate::{testing, Delivery, Verifier};
+
+/// An AEXO `key.created` event with id `id`, received now.
+pub fn new_event(id: &str) -> NewEvent {
+    NewEvent {
+        key: format!("aexo:{id}"),
+        scheme: "aexo".into(),
+        event_id: Some(id.into()),
+        event_type: "key.created".into(),
+        received_at: SystemTime::now(),
+        body: Bytes::from(testing::aexo_body(
+            id,
+            "key.created",
+            serde_json::json!({ "key_id": id }),
+        )),
+    }
+}
+
+/// Waits until nothing is pending or leased (or `within` passes).
+pub async fn settle<S: InboxStore>(store: &S, within: Duration) -> Stats {
+    let started = Instant::now();
+    loop {
+        let stats = store.stats(SystemTime::now()).await.expect("stats");
+        if stats.pending + stats.leased == 0 || started.elapsed() > within {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Workers for tests: a 20 s lease, 10 s per attempt, three attempts 5 ms
+/// apart (50% jitter), polling every 10 ms.
+pub fn quick(workers: usize) -> WorkerConfig {
+    WorkerConfig::new(workers, Duration::from_secs(20), Duration::from_secs(10))
+        .expect("lease > timeout")
+        .poll(Duration::from_millis(10))
+        .schedule(
+            RetrySchedule::new(vec![
+                Duration::ZERO,
+                Duration::from_millis(5),
+                Duration::from_millis(5),
+            ])
+            .jitter(0.5),
+        )
+}
+
+/// Whether attempt `attempt` of event `id` fails: 30% of attempts, decided
+/// by a hash so that the expected outcome is known.
+pub fn flaky(id: &str, attempt: usize) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes().chain(attempt.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // splitmix64's finalizer, so that attempts of one event are independent.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (h ^ (h >> 31)) % 100 < 30
+}
+
+/// Stores `events` events, runs 4 workers whose handler fails 30% of
+/// attempts ([`flaky`]), and checks: every event ends done or dead, the dead
+/// are exactly those whose three attempts all failed, and once the handler is
+/// fixed `replay --dead` (a dry run first) brings every one of them to done.
+pub async fn flaky_handler_then_replay_dead<S: InboxStore>(store: Arc<S>, events: usize) {
+    let verifier = Verifier::aexo("inbox-secret").expect("secret");
+    for i in 0..events {
+        let stored = store
+            .enqueue(new_event(&format!("wh_flaky_{i}")))
+            .await
+            .expect("enqueue");
+        assert!(matches!(stored, Enqueued::Stored(_)));
+    }
+    let fixed = Arc::new(AtomicBool::new(false));
+    let attempts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let successes = Arc::new(AtomicUsize::new(0));
+    let (f, a, s) = (fixed.clone(), attempts.clone(), successes.clone());
+    let workers = Workers::spawn(store.clone(), verifier, quick(4), move |d: Delivery<()>| {
+        let id = d.id().unwrap_or_default().to_owned();
+        let attempt = {
+            let mut a = a.lock().unwrap_or_else(|e| e.into_inner());
+            let n = a.entry(id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let fail = !f.load(Ordering::SeqCst) && flaky(&id, attempt);
+        let s = s.clone();
+        async move {
+            if fail {
+                return Err(HandlerError::Retry("flaky dependency".into()));
+            }
+            s.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let total = events as u64;
+    let stats = settle(&*store, Duration::from_secs(60)).await;
+    assert_eq!(stats.pending + stats.leased, 0, "{stats:?}");
+    assert_eq!(stats.done + stats.dead, total, "{stats:?}");
+    // Exactly the events whose three attempts all failed are dead (about 2.7%).
+    let expected_dead = (0..events)
+        .filter(|i| (1..=3).all(|n| flaky(&format!("wh_flaky_{i}"), n)))
+        .count() as u64;
+    assert!(expected_dead > 0);
+    assert_eq!(stats.dead, expected_dead, "{stats:?}");
+    assert_eq!(successes.load(Ordering::SeqCst) as u64, stats.done);
+    let dead = store.list(Some(State::Dead), events).await.expect("list");
+    assert!(dead
+        .iter()
+        .all(|e| e.attempts == 3 && e.last_error.as_deref() == Some("flaky dependency")));
+
+    fixed.store(true, Ordering::SeqCst);
+    let dry = store
+        .replay(Replay::Dead, true, SystemTime::now())
+        .await
+        .expect("dry run");
+    assert_eq!(dry.len() as u64, stats.dead);
+    let still = store.stats(SystemTime::now()).await.expect("stats").dead;
+    assert_eq!(still, stats.dead, "a dry run changed nothing");
+    let replayed = store
+        .replay(Replay::Dead, false, SystemTime::now())
+        .await
+        .expect("replay");
+    assert_eq!(replayed, dry);
+    let after = settle(&*store, Duration::from_secs(30)).await;
+    assert_eq!((after.done, after.dead), (total, 0), "{after:?}");
+    workers.shutdown().await;
+}
