@@ -158,6 +158,19 @@ fn client(trusted_pem: &str, proxy: SocketAddr) -> reqwest::Client {
         .unwrap()
 }
 
+/// A proxy terminating TLS with a certificate made for this test, in front
+/// of `up`, with `extra` server settings; a client that trusts it; and the
+/// AEXO route's URL.
+fn tls_proxy(name: &str, up: SocketAddr, extra: &str) -> (Proxy, reqwest::Client, String) {
+    let dir = temp_dir(name);
+    let pem = make_cert(&dir);
+    let settings = format!("tls = {{ cert = \"cert.pem\", key = \"key.pem\" }}\n{extra}");
+    let proxy = start(&config(&dir, up, &settings));
+    let client = client(&pem, proxy.addr);
+    let url = format!("https://localhost:{}/webhooks/aexo", proxy.addr.port());
+    (proxy, client, url)
+}
+
 fn delivery(id: &str, note: &str) -> (String, Vec<u8>) {
     let body = testing::aexo_body(id, "key.created", serde_json::json!({ "note": note }));
     let sig = testing::sign(&Aexo, SECRET, &body).remove(0).1;
@@ -185,15 +198,7 @@ async fn post(
 async fn over_real_tls_only_verified_deliveries_reach_the_upstream_once() {
     let upstream = Upstream::default();
     let up = upstream.start().await;
-    let dir = temp_dir("tls");
-    let pem = make_cert(&dir);
-    let proxy = start(&config(
-        &dir,
-        up,
-        "tls = { cert = \"cert.pem\", key = \"key.pem\" }",
-    ));
-    let client = client(&pem, proxy.addr);
-    let url = format!("https://localhost:{}/webhooks/aexo", proxy.addr.port());
+    let (proxy, client, url) = tls_proxy("tls", up, "");
 
     let (sig, body) = delivery("wh_proxy_1", "");
     let res = post(&client, &url, &sig, &body, &[]).await;
@@ -267,15 +272,7 @@ async fn over_real_tls_only_verified_deliveries_reach_the_upstream_once() {
 async fn an_upstream_that_outlives_the_deadline_gets_the_sender_a_503() {
     let upstream = Upstream::default();
     let up = upstream.start().await;
-    let dir = temp_dir("deadline");
-    let pem = make_cert(&dir);
-    let proxy = start(&config(
-        &dir,
-        up,
-        "tls = { cert = \"cert.pem\", key = \"key.pem\" }\ndeadline_secs = 1",
-    ));
-    let client = client(&pem, proxy.addr);
-    let url = format!("https://localhost:{}/webhooks/aexo", proxy.addr.port());
+    let (_proxy, client, url) = tls_proxy("deadline", up, "deadline_secs = 1");
     let (sig, body) = delivery("wh_proxy_slow", "slow");
     let started = Instant::now();
     let res = post(&client, &url, &sig, &body, &[]).await;
@@ -374,15 +371,7 @@ async fn sighup_reloads_the_certificate_for_new_connections() {
 async fn sigterm_lets_an_in_flight_delivery_finish_then_exits() {
     let upstream = Upstream::default();
     let up = upstream.start().await;
-    let dir = temp_dir("term");
-    let pem = make_cert(&dir);
-    let mut proxy = start(&config(
-        &dir,
-        up,
-        "tls = { cert = \"cert.pem\", key = \"key.pem\" }",
-    ));
-    let client = client(&pem, proxy.addr);
-    let url = format!("https://localhost:{}/webhooks/aexo", proxy.addr.port());
+    let (mut proxy, client, url) = tls_proxy("term", up, "");
     let (sig, body) = delivery("wh_term", "pause");
     let in_flight =
         tokio::spawn(async move { post(&client, &url, &sig, &body, &[]).await.status() });
