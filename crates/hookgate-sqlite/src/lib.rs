@@ -193,9 +193,8 @@ const INFO_COLUMNS: &str =
 
 fn paused(conn: &Connection) -> rusqlite::Result<bool> {
     Ok(conn
-        .query_row("SELECT value FROM control WHERE name = 'paused'", [], |r| {
-            r.get::<_, String>(0)
-        })
+        .prepare_cached("SELECT value FROM control WHERE name = 'paused'")?
+        .query_row([], |r| r.get::<_, String>(0))
         .optional()?
         .is_some_and(|v| v == "1"))
 }
@@ -204,12 +203,11 @@ impl InboxStore for SqliteInbox {
     async fn enqueue(&self, event: NewEvent) -> Result<Enqueued, StoreError> {
         self.call(move |conn| {
             let now = millis(event.received_at);
-            let inserted = conn.execute(
+            let inserted = conn.prepare_cached(
                 "INSERT INTO events (key, scheme, event_id, event_type, received_at, body, state, attempts, due_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?5)
                  ON CONFLICT(key) DO NOTHING",
-                params![event.key, event.scheme, event.event_id, event.event_type, now, event.body.as_ref()],
-            )?;
+            )?.execute(params![event.key, event.scheme, event.event_id, event.event_type, now, event.body.as_ref()])?;
             Ok(if inserted == 1 {
                 Enqueued::Stored(conn.last_insert_rowid())
             } else {
@@ -231,7 +229,7 @@ impl InboxStore for SqliteInbox {
             }
             let now = millis(now);
             let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-            let mut due = conn.prepare(
+            let mut due = conn.prepare_cached(
                 "SELECT id FROM events WHERE state IN ('pending', 'leased') AND due_at <= ?1
                  ORDER BY due_at LIMIT ?2",
             )?;
@@ -241,9 +239,10 @@ impl InboxStore for SqliteInbox {
             let mut leased = Vec::new();
             for id in ids {
                 let token = Token::new();
-                let (attempt, scheme, body): (u32, String, Vec<u8>) = conn.query_row(
+                let (attempt, scheme, body): (u32, String, Vec<u8>) = conn.prepare_cached(
                     "UPDATE events SET state = 'leased', token = ?1, due_at = ?2, attempts = attempts + 1
                      WHERE id = ?3 RETURNING attempts, scheme, body",
+                )?.query_row(
                     params![token.get() as i64, until, id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default())),
                 )?;
@@ -268,11 +267,10 @@ impl InboxStore for SqliteInbox {
     ) -> Result<bool, StoreError> {
         self.call(move |conn| {
             // Only the holder, and only while its lease lasts.
-            let changed = conn.execute(
+            let changed = conn.prepare_cached(
                 "UPDATE events SET state = 'done', finished_at = ?1, token = NULL, due_at = NULL, last_error = NULL
                  WHERE id = ?2 AND state = 'leased' AND token = ?3 AND due_at > ?1",
-                params![millis(now), id, token.get() as i64],
-            )?;
+            )?.execute(params![millis(now), id, token.get() as i64])?;
             Ok(changed == 1)
         })
         .await
@@ -287,11 +285,10 @@ impl InboxStore for SqliteInbox {
     ) -> Result<bool, StoreError> {
         let error = error.to_owned();
         self.call(move |conn| {
-            let changed = conn.execute(
+            let changed = conn.prepare_cached(
                 "UPDATE events SET state = 'pending', due_at = ?1, token = NULL, last_error = ?2
                  WHERE id = ?3 AND state = 'leased' AND token = ?4",
-                params![millis(due), error, id, token.get() as i64],
-            )?;
+            )?.execute(params![millis(due), error, id, token.get() as i64])?;
             Ok(changed == 1)
         })
         .await
@@ -306,11 +303,10 @@ impl InboxStore for SqliteInbox {
     ) -> Result<bool, StoreError> {
         let error = error.to_owned();
         self.call(move |conn| {
-            let changed = conn.execute(
+            let changed = conn.prepare_cached(
                 "UPDATE events SET state = 'dead', finished_at = ?1, token = NULL, due_at = NULL, last_error = ?2
                  WHERE id = ?3 AND state = 'leased' AND token = ?4",
-                params![millis(now), error, id, token.get() as i64],
-            )?;
+            )?.execute(params![millis(now), error, id, token.get() as i64])?;
             Ok(changed == 1)
         })
         .await
