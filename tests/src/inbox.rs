@@ -138,3 +138,88 @@ pub async fn flaky_handler_then_replay_dead<S: InboxStore>(store: Arc<S>, events
     assert_eq!((after.done, after.dead), (total, 0), "{after:?}");
     workers.shutdown().await;
 }
+
+/// Handles two events through real workers, first with the default
+/// configuration, then with `keep_done_bodies`, and checks what the issue
+/// asks of finished events: by default a handled event shrinks to a marker
+/// (no body; a late retry of it is still a duplicate; replay leaves it out),
+/// while a kept body can be replayed by id or `--since` and reaches the
+/// handler again.
+pub async fn done_events_shrink_to_markers<S: InboxStore>(store: Arc<S>) {
+    let verifier = Verifier::aexo("inbox-secret").expect("secret");
+    let since = SystemTime::now();
+    let handled: Arc<Mutex<Vec<String>>> = Arc::default();
+    let spawn = |config: WorkerConfig| {
+        let handled = handled.clone();
+        Workers::spawn(
+            store.clone(),
+            verifier.clone(),
+            config,
+            move |d: Delivery<()>| {
+                let id = d.id().unwrap_or_default().to_owned();
+                handled.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+                async { Ok(()) }
+            },
+        )
+    };
+    let stored = |e: Enqueued| match e {
+        Enqueued::Stored(id) => id,
+        Enqueued::Duplicate => panic!("a new key was taken for a duplicate"),
+    };
+
+    let marker = stored(
+        store
+            .enqueue(new_event("wh_marker"))
+            .await
+            .expect("enqueue"),
+    );
+    let workers = spawn(quick(1));
+    let stats = settle(&*store, Duration::from_secs(10)).await;
+    workers.shutdown().await;
+    assert_eq!(stats.done, 1, "{stats:?}");
+    let (info, body) = store.show(marker).await.expect("show").expect("kept");
+    assert_eq!(info.state, State::Done);
+    assert!(body.is_empty(), "the body of a handled event was kept");
+    assert_eq!(
+        store
+            .enqueue(new_event("wh_marker"))
+            .await
+            .expect("enqueue"),
+        Enqueued::Duplicate,
+        "a marker keeps a late retry a duplicate"
+    );
+    let now = SystemTime::now();
+    for which in [Replay::One(marker), Replay::Since(since)] {
+        let ids = store.replay(which, false, now).await.expect("replay");
+        assert!(ids.is_empty(), "a marker without its body was replayed");
+    }
+
+    let kept = stored(store.enqueue(new_event("wh_kept")).await.expect("enqueue"));
+    let workers = spawn(quick(1).keep_done_bodies(true));
+    settle(&*store, Duration::from_secs(10)).await;
+    let (info, body) = store.show(kept).await.expect("show").expect("kept");
+    assert_eq!(info.state, State::Done);
+    assert!(
+        String::from_utf8_lossy(&body).contains("\"wh_kept\""),
+        "the kept body is the stored event"
+    );
+    let dry = store
+        .replay(Replay::Since(since), true, SystemTime::now())
+        .await
+        .expect("dry run");
+    assert_eq!(dry, vec![kept], "only the event with a body is replayable");
+    let replayed = store
+        .replay(Replay::Since(since), false, SystemTime::now())
+        .await
+        .expect("replay");
+    assert_eq!(replayed, vec![kept]);
+    let stats = settle(&*store, Duration::from_secs(10)).await;
+    workers.shutdown().await;
+    assert_eq!(
+        (stats.done, stats.pending, stats.dead),
+        (2, 0, 0),
+        "{stats:?}"
+    );
+    let handled = handled.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(handled, ["wh_marker", "wh_kept", "wh_kept"]);
+}

@@ -73,7 +73,10 @@ async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let later = SystemTime::now();
     assert!(
-        !store.complete(first.id, first.token, later).await.unwrap(),
+        !store
+            .complete(first.id, first.token, later, false)
+            .await
+            .unwrap(),
         "an expired lease completed"
     );
     // Every worker of an inbox leases for the same time; an entry idle longer is reclaimed.
@@ -88,11 +91,14 @@ async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
         "XAUTOCLAIM took the expired lease back"
     );
     assert!(
-        !store.complete(first.id, first.token, later).await.unwrap(),
+        !store
+            .complete(first.id, first.token, later, false)
+            .await
+            .unwrap(),
         "the old token completed"
     );
     assert!(store
-        .complete(second.id, second.token, later)
+        .complete(second.id, second.token, later, false)
         .await
         .unwrap());
     assert_eq!(store.show(id).await.unwrap().unwrap().0.state, State::Done);
@@ -254,4 +260,11 @@ async fn redis_restarted_mid_run_with_aof_loses_no_acknowledged_event() {
     );
     assert_eq!(acked_ids.len(), 300);
     workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handled_event_shrinks_to_a_marker_unless_bodies_are_kept() {
+    let redis = RedisServer::start();
+    let store = Arc::new(inbox(&redis, "markers").await);
+    hookgate_conformance::inbox::done_events_shrink_to_markers(store).await;
 }

@@ -51,7 +51,8 @@ enum Op {
         /// Every dead event.
         #[arg(long)]
         dead: bool,
-        /// Every done or dead event received at or after this time (RFC 3339).
+        /// Every dead event, and every done one whose body was kept, received
+        /// at or after this time (RFC 3339).
         #[arg(long, value_name = "TIME", conflicts_with = "dead")]
         since: Option<String>,
         /// Only say which events would be replayed.
@@ -170,7 +171,11 @@ async fn op<S: InboxStore>(store: &S, op: &Op) -> Result<bool, Box<dyn std::erro
                 if let Some(due) = e.due_at {
                     println!("due {}", when(due));
                 }
-                println!("{}", String::from_utf8_lossy(&body));
+                if body.is_empty() && e.state == State::Done {
+                    println!("(handled: only its marker is kept, the body was dropped)");
+                } else {
+                    println!("{}", String::from_utf8_lossy(&body));
+                }
             }
             None => return Err(format!("no event {id}").into()),
         },
@@ -188,11 +193,25 @@ async fn op<S: InboxStore>(store: &S, op: &Op) -> Result<bool, Box<dyn std::erro
                 )),
                 _ => return Err("say which: ID, --dead or --since TIME".into()),
             };
-            let ids = store.replay(which, *dry_run, now).await?;
+            let ids = store.replay(which.clone(), *dry_run, now).await?;
+            if let (Replay::One(id), true) = (&which, ids.is_empty()) {
+                return Err(match store.show(*id).await? {
+                    None => format!("no event {id}"),
+                    Some((e, body)) if e.state == State::Done && body.is_empty() => format!(
+                        "event {id} was handled and only its marker is kept (its body was dropped); \
+                         workers configured with keep_done_bodies keep handled events replayable"
+                    ),
+                    Some((e, _)) => format!("event {id} is {}: only done or dead events are replayed", e.state),
+                }
+                .into());
+            }
             for id in &ids {
                 println!("{id}");
             }
             let verb = if *dry_run { "would replay" } else { "replayed" };
+            if matches!(which, Replay::Since(_)) {
+                println!("handled events kept only as markers (bodies dropped) are not replayable");
+            }
             println!(
                 "{verb} {} events; replay does not re-check signatures (the signed timestamps are stale by now)",
                 ids.len()

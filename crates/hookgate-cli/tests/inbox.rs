@@ -66,7 +66,7 @@ async fn the_inbox_commands_show_and_operate_the_store() {
         .await
         .unwrap();
     store
-        .complete(second.id, second.token, SystemTime::now())
+        .complete(second.id, second.token, SystemTime::now(), true)
         .await
         .unwrap();
 
@@ -125,6 +125,27 @@ async fn the_inbox_commands_show_and_operate_the_store() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let (ok, out) = inbox(&path, &["purge", "--dead", "--older-than", "0s"]);
     assert!(ok && out.contains("purged 3 dead events"), "{out}");
+
+    // By default a handled event shrinks to a marker: shown as such, and
+    // replaying it says why it cannot be.
+    store.enqueue(event("wh_d")).await.unwrap();
+    let marker = lease(1).await.unwrap().remove(0);
+    store
+        .complete(marker.id, marker.token, SystemTime::now(), false)
+        .await
+        .unwrap();
+    let (ok, out) = inbox(&path, &["show", &marker.id.to_string()]);
+    assert!(
+        ok && out.contains("only its marker is kept") && !out.contains("record_id"),
+        "{out}"
+    );
+    let (ok, out) = inbox(&path, &["replay", &marker.id.to_string()]);
+    assert!(
+        !ok && out.contains("was handled and only its marker is kept"),
+        "{out}"
+    );
+    let (ok, out) = inbox(&path, &["replay", "--since", "2000-01-01T00:00:00Z"]);
+    assert!(ok && out.contains("replayed 0 events"), "{out}");
 
     let (ok, out) = inbox(&dir.join("missing.sqlite3"), &["stats"]);
     assert!(!ok && out.contains("no inbox at"), "{out}");

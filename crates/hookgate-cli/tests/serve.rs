@@ -465,7 +465,7 @@ async fn an_inbox_route_acknowledges_at_once_and_retries_the_upstream_until_it_s
     let text = std::fs::read_to_string(&path).unwrap().replace(
         "upstream = ",
         "ack = \"inbox\"\nupstream = ",
-    ) + "\n[inbox]\nstore = \"sqlite\"\ndir = \"inbox\"\nworkers = 1\nattempt_timeout_secs = 5\nlease_secs = 10\n";
+    ) + "\n[inbox]\nstore = \"sqlite\"\ndir = \"inbox\"\nworkers = 1\nattempt_timeout_secs = 5\nlease_secs = 10\nkeep_done_bodies = true\n";
     std::fs::write(&path, text).unwrap();
     let proxy = start(&path);
     let url = format!("http://{}/webhooks/aexo", proxy.addr);
@@ -507,6 +507,23 @@ async fn an_inbox_route_acknowledges_at_once_and_retries_the_upstream_until_it_s
         done = String::from_utf8_lossy(&out.stdout).contains("done 1");
     }
     assert!(done, "{text}");
+    // keep_done_bodies: the handled event can be replayed to the upstream.
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["inbox", "--sqlite"])
+        .arg(dir.join("inbox").join("webhooks_aexo.sqlite3"))
+        .args(["replay", "--since", "2000-01-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("replayed 1 events"), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls.lock().unwrap().len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the replayed event did not reach the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// One delivery over a fresh connection; `None` when the proxy is not

@@ -297,7 +297,8 @@ end
 return out";
 
 /// KEYS: ev, stream, target set (done / delayed / dead). ARGV: token, now,
-/// group, id, new state, score, error, lease check (1/0).
+/// group, id, new state, score, error, lease check (1/0), keep the body of a
+/// done event (1/0).
 const SETTLE: &str = r"
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 if ARGV[8] == '1' and (tonumber(redis.call('HGET', KEYS[1], 'due_at')) or 0) <= tonumber(ARGV[2]) then return 0 end
@@ -312,6 +313,7 @@ if ARGV[5] == 'pending' then
 else
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[2])
   redis.call('HDEL', KEYS[1], 'due_at')
+  if ARGV[5] == 'done' and ARGV[9] ~= '1' then redis.call('HDEL', KEYS[1], 'body') end
 end
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
 return 1";
@@ -320,6 +322,7 @@ return 1";
 const REVIVE: &str = r"
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'done' and state ~= 'dead' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'body') == 0 then return 0 end
 if ARGV[3] == '1' then return 1 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -351,6 +354,8 @@ struct Settle<'a> {
     error: &'a str,
     /// Whether the lease must still be running (only for `done`).
     check_lease: bool,
+    /// Whether a done event keeps its body.
+    keep_body: bool,
 }
 
 impl RedisInbox {
@@ -374,6 +379,7 @@ impl RedisInbox {
             .arg(how.score)
             .arg(how.error)
             .arg(if how.check_lease { "1" } else { "0" })
+            .arg(if how.keep_body { "1" } else { "0" })
             .invoke_async(&mut conn)
             .await
             .map_err(err)?;
@@ -450,6 +456,7 @@ impl InboxStore for RedisInbox {
         id: EventId,
         token: Token,
         now: SystemTime,
+        keep_body: bool,
     ) -> Result<bool, StoreError> {
         let how = Settle {
             state: "done",
@@ -457,6 +464,7 @@ impl InboxStore for RedisInbox {
             score: millis(now),
             error: "",
             check_lease: true,
+            keep_body,
         };
         self.settle(id, token, now, how).await
     }
@@ -474,6 +482,7 @@ impl InboxStore for RedisInbox {
             score: millis(due),
             error,
             check_lease: false,
+            keep_body: false,
         };
         self.settle(id, token, SystemTime::now(), how).await
     }
@@ -491,6 +500,7 @@ impl InboxStore for RedisInbox {
             score: millis(now),
             error,
             check_lease: false,
+            keep_body: false,
         };
         self.settle(id, token, now, how).await
     }

@@ -264,13 +264,15 @@ impl InboxStore for SqliteInbox {
         id: EventId,
         token: Token,
         now: SystemTime,
+        keep_body: bool,
     ) -> Result<bool, StoreError> {
         self.call(move |conn| {
             // Only the holder, and only while its lease lasts.
             let changed = conn.prepare_cached(
-                "UPDATE events SET state = 'done', finished_at = ?1, token = NULL, due_at = NULL, last_error = NULL
+                "UPDATE events SET state = 'done', finished_at = ?1, token = NULL, due_at = NULL, last_error = NULL,
+                   body = CASE WHEN ?4 THEN body END
                  WHERE id = ?2 AND state = 'leased' AND token = ?3 AND due_at > ?1",
-            )?.execute(params![millis(now), id, token.get() as i64])?;
+            )?.execute(params![millis(now), id, token.get() as i64, keep_body])?;
             Ok(changed == 1)
         })
         .await

@@ -201,7 +201,10 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
     );
     let later = now + Duration::from_millis(100);
     assert!(
-        !store.complete(first.id, first.token, later).await.unwrap(),
+        !store
+            .complete(first.id, first.token, later, false)
+            .await
+            .unwrap(),
         "an expired lease completed"
     );
     let second = store
@@ -211,7 +214,10 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
         .remove(0);
     assert_eq!((second.id, second.attempt), (first.id, 2));
     assert!(
-        !store.complete(first.id, first.token, later).await.unwrap(),
+        !store
+            .complete(first.id, first.token, later, false)
+            .await
+            .unwrap(),
         "the old token completed"
     );
     assert!(!store
@@ -219,7 +225,7 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
         .await
         .unwrap());
     assert!(store
-        .complete(second.id, second.token, later)
+        .complete(second.id, second.token, later, false)
         .await
         .unwrap());
     assert_eq!(
@@ -270,7 +276,7 @@ async fn pause_resume_purge_and_prune_work_on_the_file() {
         .unwrap()
         .remove(0);
     store
-        .complete(l.id, l.token, SystemTime::now())
+        .complete(l.id, l.token, SystemTime::now(), false)
         .await
         .unwrap();
     // A done marker keeps a late retry a duplicate until it is pruned.
@@ -320,4 +326,10 @@ async fn done_markers_are_pruned_once_the_freshness_window_has_passed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handled_event_shrinks_to_a_marker_unless_bodies_are_kept() {
+    let store = Arc::new(SqliteInbox::open(temp_db("markers")).unwrap());
+    hookgate_conformance::inbox::done_events_shrink_to_markers(store).await;
 }

@@ -90,6 +90,7 @@ struct InboxSection {
     workers: Option<usize>,
     attempt_timeout_secs: Option<u64>,
     lease_secs: Option<u64>,
+    keep_done_bodies: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +144,8 @@ pub(crate) struct InboxConfig {
     pub(crate) workers: usize,
     pub(crate) attempt_timeout: Duration,
     pub(crate) lease: Duration,
+    /// Keep a handled event's body (replayable) until its marker is pruned.
+    pub(crate) keep_done_bodies: bool,
 }
 
 #[derive(Debug)]
@@ -404,6 +407,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
                 workers,
                 attempt_timeout,
                 lease,
+                keep_done_bodies: i.keep_done_bodies.unwrap_or(false),
             })
         }
     };

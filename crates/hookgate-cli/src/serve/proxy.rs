@@ -268,7 +268,8 @@ impl Router {
                 };
                 let worker_config =
                     WorkerConfig::new(inbox.workers, inbox.lease, inbox.attempt_timeout)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| e.to_string())?
+                        .keep_done_bodies(inbox.keep_done_bodies);
                 let name = route_name(&route.path);
                 let (service, running) = match &inbox.store {
                     InboxStoreConfig::Sqlite { dir } => {

@@ -68,7 +68,8 @@ pub enum State {
     Pending,
     /// Held by a worker until its lease ends.
     Leased,
-    /// The handler succeeded; only a marker (no body) is kept.
+    /// The handler succeeded; a marker is kept (without the body, unless
+    /// the workers were told to keep done bodies).
     Done,
     /// Given up on: retries exhausted or a permanent failure. Replayable.
     Dead,
@@ -165,7 +166,8 @@ pub enum Replay {
     One(EventId),
     /// Every dead event.
     Dead,
-    /// Every done or dead event received at or after this time.
+    /// Every dead event, and every done event whose body was kept,
+    /// received at or after this time.
     Since(SystemTime),
 }
 
@@ -188,12 +190,15 @@ pub trait InboxStore: Send + Sync + 'static {
         now: SystemTime,
     ) -> impl Future<Output = Result<Vec<Leased>, StoreError>> + Send;
 
-    /// The handler succeeded: the event becomes a done marker (its body is dropped).
+    /// The handler succeeded: the event becomes a done marker. Its body is
+    /// dropped unless `keep_body` (then `replay` can still run it again until
+    /// the marker is pruned).
     fn complete(
         &self,
         id: EventId,
         token: Token,
         now: SystemTime,
+        keep_body: bool,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The attempt failed: due again at `due`.
@@ -231,7 +236,8 @@ pub trait InboxStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<(EventInfo, Bytes)>, StoreError>> + Send;
 
     /// Makes the selected done or dead events pending again (due now); with
-    /// `dry_run`, only says which. Replay does not re-check signatures.
+    /// `dry_run`, only says which. Done markers whose body was dropped are
+    /// not replayable and are left out. Replay does not re-check signatures.
     fn replay(
         &self,
         which: Replay,

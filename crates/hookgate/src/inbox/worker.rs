@@ -103,6 +103,7 @@ pub struct WorkerConfig {
     schedule: RetrySchedule,
     poll: Duration,
     prune_done: bool,
+    keep_done_bodies: bool,
 }
 
 impl WorkerConfig {
@@ -132,6 +133,7 @@ impl WorkerConfig {
             schedule: RetrySchedule::default(),
             poll: Duration::from_millis(100),
             prune_done: true,
+            keep_done_bodies: false,
         })
     }
 
@@ -144,11 +146,22 @@ impl WorkerConfig {
 
     /// Whether the workers delete done markers once they are older than the
     /// verifier's freshness window plus its clock allowance (default on):
-    /// until then a late retry of a processed event is still a duplicate,
-    /// and `replay --since` can still run it again.
+    /// until then a late retry of a processed event is still a duplicate.
     #[must_use]
     pub fn prune_done(mut self, prune: bool) -> Self {
         self.prune_done = prune;
+        self
+    }
+
+    /// Whether a handled event keeps its body in the store until its marker
+    /// is pruned (default off: a done event shrinks to a marker at once).
+    /// On, `replay ID` and `replay --since T` can run handled events again,
+    /// for instance after a bug in the handler is fixed, at the cost of
+    /// keeping every body for the freshness window (AEXO: 3 hours, AXIFI:
+    /// 24 hours) after it is handled.
+    #[must_use]
+    pub fn keep_done_bodies(mut self, keep: bool) -> Self {
+        self.keep_done_bodies = keep;
         self
     }
 
@@ -305,7 +318,9 @@ where
             Ok(()) => {
                 crate::metrics::inbox_attempt("done");
                 tracing::info!("inbox event handled");
-                self.store.complete(event.id, event.token, now).await
+                self.store
+                    .complete(event.id, event.token, now, self.config.keep_done_bodies)
+                    .await
             }
             Err(HandlerError::Retry(why)) => match self.config.schedule.after(event.attempt) {
                 Some(delay) => {
