@@ -61,7 +61,7 @@ async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!((first.id, first.attempt), (id, 1));
+    assert_eq!((first.id, first.attempt, first.interrupted), (id, 1, false));
     assert!(
         store
             .lease(1, Duration::from_millis(100), now)
@@ -90,6 +90,7 @@ async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
         (id, 2),
         "XAUTOCLAIM took the expired lease back"
     );
+    assert!(second.interrupted, "the first attempt never finished");
     assert!(
         !store
             .complete(first.id, first.token, later, false)
@@ -97,8 +98,19 @@ async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
             .unwrap(),
         "the old token completed"
     );
+    // A failed attempt that was recorded is a retry, not an interruption.
     assert!(store
-        .complete(second.id, second.token, later, false)
+        .reschedule(second.id, second.token, later, "try again")
+        .await
+        .unwrap());
+    let third = store
+        .lease(1, Duration::from_secs(5), SystemTime::now())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((third.attempt, third.interrupted), (3, false));
+    assert!(store
+        .complete(third.id, third.token, SystemTime::now(), false)
         .await
         .unwrap());
     assert_eq!(store.show(id).await.unwrap().unwrap().0.state, State::Done);

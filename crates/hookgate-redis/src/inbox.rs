@@ -288,7 +288,8 @@ for _, e in ipairs(entries) do
     local token = ARGV[7 + #out]
     local attempts = redis.call('HINCRBY', ev, 'attempts', 1)
     redis.call('HSET', ev, 'state', 'leased', 'token', token, 'due_at', now + tonumber(ARGV[5]), 'entry', entry)
-    table.insert(out, {id, token, attempts, redis.call('HGET', ev, 'scheme'), redis.call('HGET', ev, 'body')})
+    table.insert(out, {id, token, attempts, redis.call('HGET', ev, 'scheme'), redis.call('HGET', ev, 'body'),
+      state == 'leased' and 1 or 0})
   else
     redis.call('XACK', KEYS[1], ARGV[2], entry)
     redis.call('XDEL', KEYS[1], entry)
@@ -436,15 +437,18 @@ impl InboxStore for RedisInbox {
         for t in &tokens {
             script.arg(t.get().to_string());
         }
-        let rows: Vec<(EventId, String, u32, String, Vec<u8>)> =
+        // The last column: 1 when the entry was taken back from a worker
+        // whose lease ran out (its attempt never finished).
+        let rows: Vec<(EventId, String, u32, String, Vec<u8>, i64)> =
             script.invoke_async(&mut conn).await.map_err(err)?;
         self.durable().await?;
         Ok(rows
             .into_iter()
-            .map(|(id, token, attempt, scheme, body)| Leased {
+            .map(|(id, token, attempt, scheme, body, interrupted)| Leased {
                 id,
                 token: Token::from_u64(token.parse().unwrap_or(0)),
                 attempt,
+                interrupted: interrupted == 1,
                 scheme,
                 body: Bytes::from(body),
             })

@@ -230,14 +230,17 @@ impl InboxStore for SqliteInbox {
             let now = millis(now);
             let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
             let mut due = conn.prepare_cached(
-                "SELECT id FROM events WHERE state IN ('pending', 'leased') AND due_at <= ?1
+                "SELECT id, state = 'leased' FROM events WHERE state IN ('pending', 'leased') AND due_at <= ?1
                  ORDER BY due_at LIMIT ?2",
             )?;
-            let ids: Vec<EventId> = due
-                .query_map(params![now, i64::try_from(max).unwrap_or(i64::MAX)], |r| r.get(0))?
+            // A leased event whose lease has run out: its attempt never finished.
+            let ids: Vec<(EventId, bool)> = due
+                .query_map(params![now, i64::try_from(max).unwrap_or(i64::MAX)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
                 .collect::<Result<_, _>>()?;
             let mut leased = Vec::new();
-            for id in ids {
+            for (id, interrupted) in ids {
                 let token = Token::new();
                 let (attempt, scheme, body): (u32, String, Vec<u8>) = conn.prepare_cached(
                     "UPDATE events SET state = 'leased', token = ?1, due_at = ?2, attempts = attempts + 1
@@ -250,6 +253,7 @@ impl InboxStore for SqliteInbox {
                     id,
                     token,
                     attempt,
+                    interrupted,
                     scheme,
                     body: Bytes::from(body),
                 });

@@ -190,7 +190,7 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(first.attempt, 1);
+    assert_eq!((first.attempt, first.interrupted), (1, false));
     assert!(
         store
             .lease(1, Duration::from_millis(50), now)
@@ -213,6 +213,7 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
         .unwrap()
         .remove(0);
     assert_eq!((second.id, second.attempt), (first.id, 2));
+    assert!(second.interrupted, "the first attempt never finished");
     assert!(
         !store
             .complete(first.id, first.token, later, false)
@@ -224,8 +225,19 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
         .reschedule(first.id, first.token, later, "x")
         .await
         .unwrap());
+    // A failed attempt that was recorded is a retry, not an interruption.
     assert!(store
-        .complete(second.id, second.token, later, false)
+        .reschedule(second.id, second.token, later, "try again")
+        .await
+        .unwrap());
+    let third = store
+        .lease(1, Duration::from_secs(5), later)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((third.attempt, third.interrupted), (3, false));
+    assert!(store
+        .complete(third.id, third.token, later, false)
         .await
         .unwrap());
     assert_eq!(

@@ -7,7 +7,7 @@
 //! | `hookgate_dedupe_total` | counter | `result` (`new`, `duplicate`, `in_flight`, `unavailable`) |
 //! | `hookgate_handler_duration_seconds` | histogram | `scheme`, `mode` (`sync`, `inbox`) |
 //! | `hookgate_inbox_stored_total` | counter | `result` (`stored`, `duplicate`, `unavailable`) |
-//! | `hookgate_inbox_attempts_total` | counter | `result` (`done`, `retry`, `dead`) |
+//! | `hookgate_inbox_attempts_total` | counter | `result` (`done`, `retry`, `dead`; `interrupted`: counted when the next attempt finds that the last one never finished) |
 //! | `hookgate_inbox_depth` | gauge | `state` (`pending`, `leased`, `dead`) |
 //! | `hookgate_inbox_oldest_pending_seconds` | gauge | |
 

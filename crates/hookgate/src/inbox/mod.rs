@@ -113,6 +113,10 @@ pub struct Leased {
     pub token: Token,
     /// This attempt's number (1 for the first).
     pub attempt: u32,
+    /// The previous attempt never finished: its worker stopped (the
+    /// process was killed, say) or overran its lease, so the handler may
+    /// have run for this event already.
+    pub interrupted: bool,
     /// The scheme's name.
     pub scheme: String,
     /// The verified body.

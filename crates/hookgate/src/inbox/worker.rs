@@ -298,6 +298,14 @@ where
                 "stored event unreadable: {rejection}"
             ))),
             Ok(delivery) => {
+                if event.interrupted {
+                    crate::metrics::inbox_attempt("interrupted");
+                    tracing::warn!(
+                        event_id = delivery.id().unwrap_or_default(),
+                        "the previous attempt at this event never finished (its worker stopped \
+                         or overran its lease): the handler may see this event a second time"
+                    );
+                }
                 let scheme = delivery.meta().scheme();
                 let started = std::time::Instant::now();
                 let run = AssertUnwindSafe((self.handler)(delivery)).catch_unwind();
