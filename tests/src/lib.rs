@@ -15,6 +15,7 @@ use hookgate::scheme::{Aexo, Axifi, Scheme};
 use hookgate::{ManualClock, Secrets, Verifier};
 use time::OffsetDateTime;
 
+pub mod ackbench;
 pub mod chaos;
 pub mod handler;
 pub mod inbox;

@@ -2,7 +2,7 @@
 
 pub mod inbox;
 
-pub use inbox::{DurabilityCheck, RedisInbox};
+pub use inbox::{DurabilityCheck, RedisInbox, DEFAULT_ENQUEUE_CONNECTIONS};
 
 use std::fmt;
 use std::sync::LazyLock;
