@@ -447,6 +447,8 @@ pub async fn kill_9_during_a_load_loses_no_acknowledged_event(bin: &str) {
     );
     // The receiver runs 2 workers.
     crate::chaos::check_second_runs(&handled, &logs, kills.len(), 2);
+    // Kept when a check fails, for a look at the logs and the inbox.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// With `--metrics-addr` the receiver serves Prometheus text with the

@@ -665,6 +665,8 @@ async fn kill_9_loses_nothing(inbox_section: &str, name: &str) {
     println!("{name}:");
     // A kill can cut, per worker (2), one attempt between the upstream's answer and the commit.
     chaos::check_second_runs(&seen.lock().unwrap(), &logs, kills.len(), 2);
+    // Kept when a check fails, for a look at the logs and the inbox.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
