@@ -15,6 +15,7 @@ pub struct RedisServer {
     dir: PathBuf,
     child: Option<Child>,
     durable: bool,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -23,16 +24,23 @@ impl RedisServer {
     /// Panics with instructions when `redis-server` is not installed: the
     /// project's test command (`bash scripts/test.sh`) installs it.
     pub fn start() -> Self {
-        Self::start_with(true)
+        Self::start_with(true, &[])
+    }
+
+    /// Starts a durable server with more command-line settings, e.g.
+    /// `["--rename-command", "CONFIG", ""]` for a managed server that hides
+    /// `CONFIG`.
+    pub fn start_with_settings(settings: &[&str]) -> Self {
+        Self::start_with(true, settings)
     }
 
     /// Starts a server without persistence (`appendonly no`), for
     /// benchmarks of round trips that should not include an fsync.
     pub fn start_volatile() -> Self {
-        Self::start_with(false)
+        Self::start_with(false, &[])
     }
 
-    fn start_with(durable: bool) -> Self {
+    fn start_with(durable: bool, settings: &[&str]) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
@@ -50,6 +58,7 @@ impl RedisServer {
             dir,
             child: None,
             durable,
+            extra: settings.iter().map(|s| (*s).to_owned()).collect(),
         };
         server.restart();
         server
@@ -95,6 +104,7 @@ impl RedisServer {
             })
             .args(["--save", "", "--daemonize", "no", "--protected-mode", "yes"])
             .args(["--logfile", "redis.log"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

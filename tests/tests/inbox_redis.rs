@@ -44,6 +44,67 @@ async fn a_server_without_append_only_persistence_is_refused_naming_the_setting(
     .is_ok());
 }
 
+/// Sets one setting on a running server through `CONFIG SET`.
+async fn config_set(redis: &RedisServer, name: &str, value: &str) {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn eviction_of_any_key_and_a_lazy_fsync_are_refused_naming_the_setting() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let connect = || RedisInbox::connect(&url, "test:settings", DurabilityCheck::Required);
+    assert!(
+        connect().await.is_ok(),
+        "appendonly yes, appendfsync always"
+    );
+
+    config_set(&redis, "maxmemory-policy", "allkeys-lru").await;
+    let err = connect().await.unwrap_err().to_string();
+    assert!(err.contains("maxmemory-policy allkeys-lru"), "{err}");
+    config_set(&redis, "maxmemory-policy", "volatile-lru").await;
+    assert!(
+        connect().await.is_ok(),
+        "only keys with a TTL can be evicted"
+    );
+
+    // This machine's Redis (7.0) has no WAITAOF to wait for the fsync with.
+    config_set(&redis, "appendfsync", "everysec").await;
+    let err = connect().await.unwrap_err().to_string();
+    assert!(
+        err.contains("appendfsync everysec") && err.contains("WAITAOF"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_hiding_config_needs_the_operators_word() {
+    let redis = RedisServer::start_with_settings(&["--rename-command", "CONFIG", ""]);
+    let err = RedisInbox::connect(&redis.url(), "test:managed", DurabilityCheck::Required)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot read the server's configuration") && err.contains("TrustOperator"),
+        "{err}"
+    );
+    let store = RedisInbox::connect(&redis.url(), "test:managed", DurabilityCheck::TrustOperator)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.enqueue(new_event("wh_managed")).await.unwrap(),
+        Enqueued::Stored(_)
+    ));
+}
+
 #[tokio::test]
 async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
     let redis = RedisServer::start();

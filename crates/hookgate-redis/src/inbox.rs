@@ -74,7 +74,14 @@ async fn config(conn: &mut ConnectionManager, name: &str) -> Result<String, Stor
         .arg(name)
         .query_async(conn)
         .await
-        .map_err(err)?;
+        .map_err(|e| {
+            err(format!(
+                "cannot read the server's configuration ({e}), so cannot check that it keeps what it \
+                 acknowledges (appendonly yes, appendfsync always, no allkeys-* eviction); on a managed \
+                 server that hides CONFIG and guarantees those, connect with DurabilityCheck::TrustOperator \
+                 (hookgate serve: trust_operator = true in [inbox])"
+            ))
+        })?;
     pair.get(1)
         .cloned()
         .ok_or_else(|| err(format!("CONFIG GET {name} returned nothing")))

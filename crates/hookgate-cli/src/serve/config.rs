@@ -91,6 +91,7 @@ struct InboxSection {
     attempt_timeout_secs: Option<u64>,
     lease_secs: Option<u64>,
     keep_done_bodies: Option<bool>,
+    trust_operator: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,8 +151,16 @@ pub(crate) struct InboxConfig {
 
 #[derive(Debug)]
 pub(crate) enum InboxStoreConfig {
-    Sqlite { dir: PathBuf },
-    Redis { url: String, key_prefix: String },
+    Sqlite {
+        dir: PathBuf,
+    },
+    Redis {
+        url: String,
+        key_prefix: String,
+        /// Skip reading the server's durability settings (managed servers
+        /// that hide `CONFIG`); logged at start.
+        trust_operator: bool,
+    },
 }
 
 impl std::fmt::Debug for RouteConfig {
@@ -377,6 +386,11 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             let span = section.span();
             let i = section.get_ref();
             let store = match i.store.get_ref().as_str() {
+                "sqlite" if i.trust_operator.is_some() => return Err(ConfigError::at(
+                    text,
+                    span,
+                    "trust_operator is for store = \"redis\" (a managed server that hides CONFIG)",
+                )),
                 "sqlite" => InboxStoreConfig::Sqlite {
                     dir: base.join(i.dir.clone().unwrap_or_else(|| "hookgate-inbox".into())),
                 },
@@ -388,6 +402,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
                         .key_prefix
                         .clone()
                         .unwrap_or_else(|| "hookgate:inbox".into()),
+                    trust_operator: i.trust_operator.unwrap_or(false),
                 },
                 other => {
                     return Err(ConfigError::at(
@@ -478,5 +493,47 @@ upstream = "http://127.0.0.1:3000/webhooks/aexo"
 
         let e = err("[server]\nlisten = \n");
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn the_inbox_section_takes_its_options_and_refuses_misplaced_ones() {
+        std::env::set_var("HOOKGATE_CONFIG_TEST_SECRET", "s");
+        let redis = format!(
+            "{GOOD}\n[inbox]\nstore = \"redis\"\nredis_url = \"redis://127.0.0.1:1/0\"\ntrust_operator = true\nkeep_done_bodies = true\n"
+        );
+        let inbox = parse(&redis, Path::new(".")).unwrap().inbox.unwrap();
+        assert!(inbox.keep_done_bodies);
+        assert!(matches!(
+            inbox.store,
+            InboxStoreConfig::Redis {
+                trust_operator: true,
+                ..
+            }
+        ));
+        let plain = format!("{GOOD}\n[inbox]\nstore = \"sqlite\"\n");
+        let inbox = parse(&plain, Path::new(".")).unwrap().inbox.unwrap();
+        assert!(
+            !inbox.keep_done_bodies,
+            "handled events shrink to markers by default"
+        );
+
+        let e = err(&format!(
+            "{GOOD}\n[inbox]\nstore = \"sqlite\"\ntrust_operator = true\n"
+        ));
+        assert!(
+            e.message
+                .contains("trust_operator is for store = \"redis\""),
+            "{}",
+            e.message
+        );
+        let e = err(&format!(
+            "{GOOD}\n[inbox]\nstore = \"sqlite\"\nlease_secs = 30\nattempt_timeout_secs = 30\n"
+        ));
+        assert!(
+            e.message
+                .contains("must be longer than the handler timeout"),
+            "{}",
+            e.message
+        );
     }
 }

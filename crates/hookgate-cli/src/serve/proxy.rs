@@ -287,9 +287,18 @@ impl Router {
                             worker_config,
                         )
                     }
-                    InboxStoreConfig::Redis { url, key_prefix } => {
+                    InboxStoreConfig::Redis {
+                        url,
+                        key_prefix,
+                        trust_operator,
+                    } => {
                         let prefix = format!("{key_prefix}:{name}");
-                        let store = RedisInbox::connect(url, &prefix, DurabilityCheck::Required)
+                        let check = if *trust_operator {
+                            DurabilityCheck::TrustOperator
+                        } else {
+                            DurabilityCheck::Required
+                        };
+                        let store = RedisInbox::connect(url, &prefix, check)
                             .await
                             .map_err(|e| e.to_string())?;
                         let upstream = route.upstream.clone();
