@@ -223,3 +223,33 @@ pub async fn done_events_shrink_to_markers<S: InboxStore>(store: Arc<S>) {
     let handled = handled.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert_eq!(handled, ["wh_marker", "wh_kept", "wh_kept"]);
 }
+
+/// A second connection holding an exclusive transaction on `path` until
+/// dropped, as another process (an operator's tool) could.
+pub fn exclusive_lock(path: &std::path::Path) -> impl Drop {
+    struct Held(
+        Option<std::sync::mpsc::Sender<()>>,
+        Option<std::thread::JoinHandle<()>>,
+    );
+    impl Drop for Held {
+        fn drop(&mut self) {
+            drop(self.0.take());
+            if let Some(holder) = self.1.take() {
+                let _ = holder.join();
+            }
+        }
+    }
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let path = path.to_owned();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        locked.send(()).unwrap();
+        // Until the sender is dropped.
+        let _ = released.recv();
+        let _ = conn.execute_batch("ROLLBACK");
+    });
+    is_locked.recv().unwrap();
+    Held(Some(release), Some(holder))
+}

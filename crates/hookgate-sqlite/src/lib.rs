@@ -15,11 +15,17 @@ use tokio::sync::oneshot;
 /// Runs after the batch's transaction: `true` when it committed.
 type Finish = Box<dyn FnOnce(bool) + Send>;
 
+/// A write: runs in the batch's transaction (or, given `None`, answers that
+/// the transaction could not begin) and returns what to do after COMMIT.
+type WriteFn = Box<dyn FnOnce(Option<&Connection>) -> Finish + Send>;
+
 /// Work for the writer thread: writes go into the batch's transaction;
 /// reads run on their own, outside it (they need no write lock, so another
 /// process's busy writer cannot starve them).
 enum Command {
-    Write(Box<dyn FnOnce(&Connection) -> Finish + Send>),
+    /// Given no connection when the transaction could not begin: it then
+    /// answers an error without running.
+    Write(WriteFn),
     Read(Box<dyn FnOnce(&Connection) + Send>),
 }
 
@@ -104,7 +110,10 @@ impl SqliteInbox {
     {
         let (reply, answer) = oneshot::channel();
         let command = Command::Write(Box::new(move |conn| {
-            let result = f(conn).map_err(store_error);
+            let result = match conn {
+                Some(conn) => f(conn).map_err(store_error),
+                None => Err(StoreError("sqlite: could not begin a transaction".into())),
+            };
             Box::new(move |committed| {
                 let _ = reply.send(match (committed, result) {
                     (true, result) => result,
@@ -118,6 +127,26 @@ impl SqliteInbox {
         answer
             .await
             .map_err(|_| StoreError("sqlite: the writer thread stopped".into()))?
+    }
+
+    /// [`call`](Self::call) for a command of several statements: in a
+    /// savepoint, so that a statement failing part way undoes the
+    /// command's earlier ones instead of committing them with the batch.
+    async fn call_atomic<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.call(move |conn| {
+            conn.execute_batch("SAVEPOINT command")?;
+            let result = f(conn);
+            if result.is_err() {
+                conn.execute_batch("ROLLBACK TO command")?;
+            }
+            conn.execute_batch("RELEASE command")?;
+            result
+        })
+        .await
     }
 
     /// Runs the read-only `f` on the writer thread, outside any transaction.
@@ -160,8 +189,12 @@ fn writer(conn: Connection, rx: mpsc::Receiver<Command>, group_commit: bool) {
         if writes.is_empty() {
             continue;
         }
+        // A batch that cannot begin (another process holds the write lock
+        // past the busy timeout) runs nothing: its commands must not
+        // autocommit one by one while their callers hear "failed".
         let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        let finishers: Vec<Finish> = writes.into_iter().map(|command| command(&conn)).collect();
+        let run = began.then_some(&conn);
+        let finishers: Vec<Finish> = writes.into_iter().map(|command| command(run)).collect();
         let committed = began && conn.execute_batch("COMMIT").is_ok();
         if !committed {
             tracing::error!("sqlite inbox transaction failed; its callers get errors");
@@ -223,7 +256,7 @@ impl InboxStore for SqliteInbox {
         lease: Duration,
         now: SystemTime,
     ) -> Result<Vec<Leased>, StoreError> {
-        self.call(move |conn| {
+        self.call_atomic(move |conn| {
             if paused(conn)? {
                 return Ok(Vec::new());
             }
@@ -384,7 +417,7 @@ impl InboxStore for SqliteInbox {
         dry_run: bool,
         now: SystemTime,
     ) -> Result<Vec<EventId>, StoreError> {
-        self.call(move |conn| {
+        self.call_atomic(move |conn| {
             let (filter, arg): (&str, i64) = match which {
                 Replay::One(id) => ("id = ?1 AND state IN ('done', 'dead')", id),
                 Replay::Dead => ("state = 'dead' AND ?1 = ?1", 0),

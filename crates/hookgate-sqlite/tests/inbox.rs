@@ -97,7 +97,7 @@ async fn a_store_that_cannot_take_the_event_answers_503_never_2xx() {
         .layer(WebhookLayer::new(verifier.clone()))
         .service(Inbox::new(store.clone(), &verifier));
     // Another process-like connection holds the write lock past the busy timeout.
-    let blocker = rusqlite_connection(&path);
+    let blocker = hookgate_conformance::inbox::exclusive_lock(&path);
     let res = route
         .oneshot(testing::signed_request(
             &Aexo,
@@ -111,35 +111,6 @@ async fn a_store_that_cannot_take_the_event_answers_503_never_2xx() {
     assert!(res.headers().contains_key("retry-after"));
     drop(blocker);
     assert_eq!(store.stats(SystemTime::now()).await.unwrap().pending, 0);
-}
-
-/// A second connection holding an exclusive transaction on `path`.
-fn rusqlite_connection(path: &std::path::Path) -> impl Drop {
-    struct Held(std::process::Child);
-    impl Drop for Held {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    // sqlite3's shell is not installed everywhere; python3's sqlite3 module is.
-    let script = format!(
-        "import sqlite3,time\nc=sqlite3.connect({:?},isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked',flush=True)\ntime.sleep(30)\n",
-        path.display().to_string()
-    );
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 with its sqlite3 module");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "locked");
-    Held(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
