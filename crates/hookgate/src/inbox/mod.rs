@@ -16,7 +16,14 @@
 //! | already had it (same key) | 200 `{"duplicate":true}`, `hookgate-dedupe: duplicate`; not stored twice |
 //! | could not take it | 503 with `Retry-After`; never a 2xx, never a 4xx |
 //!
-//! Stores: `hookgate-sqlite` (embedded, one file, group commit).
+//! A handled event shrinks to a marker (its body is dropped) that keeps a
+//! late retry a duplicate until the freshness window has passed; see
+//! [`WorkerConfig::keep_done_bodies`] to keep handled events replayable.
+//!
+//! Stores: `hookgate_sqlite::SqliteInbox` (embedded, one file, group
+//! commit; the default) and `hookgate_redis::RedisInbox` (Redis Streams,
+//! for several replicas; refuses a server that would lose what it
+//! acknowledged).
 
 mod layer;
 mod worker;
