@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -63,7 +64,11 @@ pub fn body() -> Bytes {
     ))
 }
 
-fn event(n: usize, body: &Bytes) -> NewEvent {
+/// A new event (ids unique within the process, so that no run's events are
+/// duplicates of an earlier run's in the same store).
+fn event(body: &Bytes) -> NewEvent {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     NewEvent {
         key: format!("aexo:wh_bench_{n}"),
         scheme: "aexo".into(),
@@ -81,12 +86,12 @@ pub async fn closed_loop<S: InboxStore>(store: Arc<S>, senders: usize, total: us
     let per = total / senders;
     let started = Instant::now();
     let tasks: Vec<_> = (0..senders)
-        .map(|s| {
+        .map(|_| {
             let (store, body) = (store.clone(), body.clone());
             tokio::spawn(async move {
                 let mut times = Vec::with_capacity(per);
-                for i in 0..per {
-                    let event = event(s * per + i, &body);
+                for _ in 0..per {
+                    let event = event(&body);
                     let t = Instant::now();
                     store.enqueue(event).await.expect("enqueue");
                     times.push(t.elapsed());
@@ -116,7 +121,7 @@ pub async fn open_loop<S: InboxStore>(store: Arc<S>, rate: usize, seconds: usize
         tick.tick().await;
         let due = ((started.elapsed().as_secs_f64() * rate as f64) as usize).min(total);
         while tasks.len() < due {
-            let (store, event) = (store.clone(), event(tasks.len(), &body));
+            let (store, event) = (store.clone(), event(&body));
             tasks.push(tokio::spawn(async move {
                 let t = Instant::now();
                 store.enqueue(event).await.expect("enqueue");

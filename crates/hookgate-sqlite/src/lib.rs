@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+use std::ffi::c_int;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -9,6 +11,7 @@ use hookgate::inbox::{
     from_millis, millis, Enqueued, EventId, EventInfo, InboxStore, Leased, NewEvent, Replay, State,
     Stats, StoreError, Token,
 };
+use rusqlite::wal::CheckpointMode;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
@@ -91,7 +94,11 @@ impl SqliteInbox {
         let (tx, rx) = mpsc::channel::<Command>();
         std::thread::Builder::new()
             .name("hookgate-sqlite-writer".into())
-            .spawn(move || writer(conn, rx, group_commit))
+            .spawn(move || {
+                let mut conn = conn;
+                let frames = checkpoint_in_commits(&mut conn);
+                writer(conn, rx, group_commit, &frames);
+            })
             .map_err(store_error)?;
         Ok(Self { tx, path })
     }
@@ -168,8 +175,64 @@ impl SqliteInbox {
     }
 }
 
-fn writer(conn: Connection, rx: mpsc::Receiver<Command>, group_commit: bool) {
-    while let Ok(first) = rx.recv() {
+/// WAL frames at which a commit checkpoints before it answers (SQLite's own
+/// default): the backstop when the writer is never idle.
+const CHECKPOINT_IN_COMMIT: i32 = 1000;
+/// WAL frames at which an idle writer checkpoints.
+const CHECKPOINT_WHEN_IDLE: i32 = 128;
+/// How long without a command counts as idle.
+const IDLE: Duration = Duration::from_micros(200);
+
+/// Replaces SQLite's automatic checkpoint (itself a WAL hook) with the same
+/// rule (a PASSIVE checkpoint in the commit that brings the WAL to
+/// `CHECKPOINT_IN_COMMIT` frames) plus a record of the WAL's size, which
+/// the writer reads to checkpoint when idle. Returns that record.
+fn checkpoint_in_commits(conn: &mut Connection) -> Arc<AtomicI32> {
+    let frames = Arc::new(AtomicI32::new(0));
+    let seen = frames.clone();
+    let hooked = conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, n: c_int| {
+        seen.store(n, Ordering::Relaxed);
+        if n >= CHECKPOINT_IN_COMMIT && wal.checkpoint().is_ok() {
+            seen.store(0, Ordering::Relaxed);
+        }
+        Ok(())
+    }));
+    if let Err(e) = hooked {
+        // SQLite's own automatic checkpoint stays in place.
+        tracing::warn!(error = %e, "sqlite inbox: no WAL hook; automatic checkpoints only");
+    }
+    frames
+}
+
+/// The writer thread: runs each batch of commands in one transaction and
+/// answers after COMMIT (see [`SqliteInbox`]).
+///
+/// Checkpoints (copying the WAL into the database file and fsyncing it) are
+/// what makes the slowest acknowledgements: one run inside a commit holds
+/// every sender waiting on that commit, and on this project's disk a
+/// checkpoint of 1,000 frames took about 2.5 ms. So the writer checkpoints
+/// when it has been idle for `IDLE` with at least `CHECKPOINT_WHEN_IDLE`
+/// frames in the WAL: small checkpoints in the gaps between arrivals, which
+/// also keep the WAL short. Under a load that never lets the writer idle,
+/// commits checkpoint at `CHECKPOINT_IN_COMMIT` frames, as SQLite would.
+fn writer(conn: Connection, rx: mpsc::Receiver<Command>, group_commit: bool, frames: &AtomicI32) {
+    loop {
+        let first = match rx.recv_timeout(IDLE) {
+            Ok(command) => command,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if frames.load(Ordering::Relaxed) >= CHECKPOINT_WHEN_IDLE {
+                    match conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
+                        Ok(_) => frames.store(0, Ordering::Relaxed),
+                        Err(e) => tracing::warn!(error = %e, "sqlite inbox checkpoint failed"),
+                    }
+                }
+                match rx.recv() {
+                    Ok(command) => command,
+                    Err(_) => return,
+                }
+            }
+        };
         let mut batch = vec![first];
         if group_commit {
             while batch.len() < MAX_BATCH {

@@ -316,3 +316,35 @@ async fn a_handled_event_shrinks_to_a_marker_unless_bodies_are_kept() {
     let store = Arc::new(SqliteInbox::open(temp_db("markers")).unwrap());
     hookgate_conformance::inbox::done_events_shrink_to_markers(store).await;
 }
+
+/// The writer copies the WAL into the database file in the gaps between
+/// arrivals (short checkpoints off the acknowledgement path) instead of
+/// waiting for SQLite's 1,000-frame threshold inside a commit.
+#[tokio::test]
+async fn an_idle_writer_checkpoints_the_wal_into_the_database() {
+    let path = temp_db("idle-checkpoint");
+    let store = SqliteInbox::open(&path).unwrap();
+    store.enqueue(new_event("wh_idle_first")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = std::fs::metadata(&path).unwrap().len();
+    // One commit each: a few hundred frames, below SQLite's own threshold.
+    for i in 0..100 {
+        store
+            .enqueue(new_event(&format!("wh_idle_{i}")))
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let after = std::fs::metadata(&path).unwrap().len();
+        // At least half of what the hundred bodies take.
+        if after >= before + 50 * new_event("wh_idle_0").body.len() as u64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the database file stayed at {after} bytes (was {before}): no checkpoint while idle"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
