@@ -128,7 +128,8 @@ pub(crate) fn run(args: &InboxArgs) -> Result<bool, String> {
         (None, Some(url), Some(prefix)) => runtime.block_on(async {
             // Operating an inbox needs no durability verdict: the receiver made it.
             let check = hookgate_redis::DurabilityCheck::TrustOperator;
-            let store = hookgate_redis::RedisInbox::connect(url, prefix, check)
+            // One command, one connection (the pool is for receivers' enqueues).
+            let store = hookgate_redis::RedisInbox::connect_with(url, prefix, check, 1)
                 .await
                 .map_err(|e| e.to_string())?;
             op(&store, &args.op).await.map_err(|e| e.to_string())
