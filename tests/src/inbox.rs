@@ -253,3 +253,64 @@ pub fn exclusive_lock(path: &std::path::Path) -> impl Drop {
     is_locked.recv().unwrap();
     Held(Some(release), Some(holder))
 }
+
+/// Leases and their tokens, alike on every store: an event is leased once;
+/// once its lease has run out (real time: Redis reclaims entries by idle
+/// time) the holder can no longer complete it, the next lease takes it back
+/// and says the first attempt never finished, the old token can do nothing,
+/// and a recorded failure is a retry, not an interruption.
+pub async fn leases_obey_their_tokens<S: InboxStore>(store: &S) {
+    let Enqueued::Stored(id) = store.enqueue(new_event("wh_lease")).await.expect("enqueue") else {
+        panic!("a new key was taken for a duplicate")
+    };
+    // Every worker of an inbox leases for the same time.
+    let lease = Duration::from_millis(100);
+    let take = |lease: Duration| async move {
+        let mut leased = store
+            .lease(1, lease, SystemTime::now())
+            .await
+            .expect("lease");
+        assert_eq!(leased.len(), 1, "nothing leased");
+        leased.remove(0)
+    };
+    let first = take(lease).await;
+    assert_eq!((first.id, first.attempt, first.interrupted), (id, 1, false));
+    let twice = store
+        .lease(1, lease, SystemTime::now())
+        .await
+        .expect("lease");
+    assert!(twice.is_empty(), "leased twice");
+
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let later = SystemTime::now();
+    let done = store.complete(first.id, first.token, later, false);
+    assert!(!done.await.expect("complete"), "an expired lease completed");
+    let second = take(lease).await;
+    assert_eq!(
+        (second.id, second.attempt),
+        (id, 2),
+        "the expired lease was not taken back"
+    );
+    assert!(second.interrupted, "the first attempt never finished");
+    let done = store.complete(first.id, first.token, later, false);
+    assert!(!done.await.expect("complete"), "the old token completed");
+    let retried = store.reschedule(first.id, first.token, later, "x");
+    assert!(
+        !retried.await.expect("reschedule"),
+        "the old token rescheduled"
+    );
+
+    let retried = store.reschedule(second.id, second.token, later, "try again");
+    assert!(retried.await.expect("reschedule"));
+    let third = take(Duration::from_secs(5)).await;
+    assert_eq!((third.attempt, third.interrupted), (3, false));
+    let done = store.complete(third.id, third.token, SystemTime::now(), false);
+    assert!(done.await.expect("complete"));
+    let (info, _) = store.show(id).await.expect("show").expect("kept");
+    assert_eq!(info.state, State::Done);
+    assert_eq!(
+        store.enqueue(new_event("wh_lease")).await.expect("enqueue"),
+        Enqueued::Duplicate,
+        "a done marker keeps a late retry a duplicate"
+    );
+}

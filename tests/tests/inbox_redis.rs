@@ -109,77 +109,7 @@ async fn a_server_hiding_config_needs_the_operators_word() {
 async fn enqueue_is_insert_if_new_and_leases_obey_their_tokens() {
     let redis = RedisServer::start();
     let store = inbox(&redis, "basics").await;
-    let Enqueued::Stored(id) = store.enqueue(new_event("wh_r1")).await.unwrap() else {
-        panic!()
-    };
-    assert_eq!(
-        store.enqueue(new_event("wh_r1")).await.unwrap(),
-        Enqueued::Duplicate
-    );
-    let now = SystemTime::now();
-    let first = store
-        .lease(1, Duration::from_millis(100), now)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!((first.id, first.attempt, first.interrupted), (id, 1, false));
-    assert!(
-        store
-            .lease(1, Duration::from_millis(100), now)
-            .await
-            .unwrap()
-            .is_empty(),
-        "leased twice"
-    );
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let later = SystemTime::now();
-    assert!(
-        !store
-            .complete(first.id, first.token, later, false)
-            .await
-            .unwrap(),
-        "an expired lease completed"
-    );
-    // Every worker of an inbox leases for the same time; an entry idle longer is reclaimed.
-    let second = store
-        .lease(1, Duration::from_millis(100), later)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!(
-        (second.id, second.attempt),
-        (id, 2),
-        "XAUTOCLAIM took the expired lease back"
-    );
-    assert!(second.interrupted, "the first attempt never finished");
-    assert!(
-        !store
-            .complete(first.id, first.token, later, false)
-            .await
-            .unwrap(),
-        "the old token completed"
-    );
-    // A failed attempt that was recorded is a retry, not an interruption.
-    assert!(store
-        .reschedule(second.id, second.token, later, "try again")
-        .await
-        .unwrap());
-    let third = store
-        .lease(1, Duration::from_secs(5), SystemTime::now())
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!((third.attempt, third.interrupted), (3, false));
-    assert!(store
-        .complete(third.id, third.token, SystemTime::now(), false)
-        .await
-        .unwrap());
-    assert_eq!(store.show(id).await.unwrap().unwrap().0.state, State::Done);
-    assert_eq!(
-        store.enqueue(new_event("wh_r1")).await.unwrap(),
-        Enqueued::Duplicate,
-        "a done marker stays"
-    );
+    hookgate_conformance::inbox::leases_obey_their_tokens(&store).await;
 
     store.enqueue(new_event("wh_r2")).await.unwrap();
     store.set_paused(true).await.unwrap();

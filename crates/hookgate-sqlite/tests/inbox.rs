@@ -154,67 +154,7 @@ fn a_lease_not_longer_than_the_handler_timeout_is_refused() {
 #[tokio::test]
 async fn a_worker_whose_lease_expired_cannot_complete_the_event() {
     let store = SqliteInbox::open(temp_db("lease")).unwrap();
-    store.enqueue(new_event("wh_lease")).await.unwrap();
-    let now = SystemTime::now();
-    let first = store
-        .lease(1, Duration::from_millis(50), now)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!((first.attempt, first.interrupted), (1, false));
-    assert!(
-        store
-            .lease(1, Duration::from_millis(50), now)
-            .await
-            .unwrap()
-            .is_empty(),
-        "leased twice"
-    );
-    let later = now + Duration::from_millis(100);
-    assert!(
-        !store
-            .complete(first.id, first.token, later, false)
-            .await
-            .unwrap(),
-        "an expired lease completed"
-    );
-    let second = store
-        .lease(1, Duration::from_secs(5), later)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!((second.id, second.attempt), (first.id, 2));
-    assert!(second.interrupted, "the first attempt never finished");
-    assert!(
-        !store
-            .complete(first.id, first.token, later, false)
-            .await
-            .unwrap(),
-        "the old token completed"
-    );
-    assert!(!store
-        .reschedule(first.id, first.token, later, "x")
-        .await
-        .unwrap());
-    // A failed attempt that was recorded is a retry, not an interruption.
-    assert!(store
-        .reschedule(second.id, second.token, later, "try again")
-        .await
-        .unwrap());
-    let third = store
-        .lease(1, Duration::from_secs(5), later)
-        .await
-        .unwrap()
-        .remove(0);
-    assert_eq!((third.attempt, third.interrupted), (3, false));
-    assert!(store
-        .complete(third.id, third.token, later, false)
-        .await
-        .unwrap());
-    assert_eq!(
-        store.show(first.id).await.unwrap().unwrap().0.state,
-        State::Done
-    );
+    hookgate_conformance::inbox::leases_obey_their_tokens(&store).await;
 }
 
 #[tokio::test]
