@@ -26,6 +26,8 @@ use hookgate::inbox::{
     Stats,
 };
 use redis::aio::ConnectionManager;
+use std::sync::LazyLock;
+
 use redis::{Script, Value};
 
 const GROUP: &str = "hookgate";
@@ -300,7 +302,7 @@ impl RedisInbox {
     }
 }
 
-const ENQUEUE: &str = r"
+const ENQUEUE_LUA: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local id = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], id)
@@ -309,7 +311,7 @@ redis.call('HSET', ARGV[1] .. ':ev:' .. id, 'key', ARGV[2], 'scheme', ARGV[3], '
 redis.call('XADD', KEYS[3], '*', 'ev', id)
 return id";
 
-const LEASE: &str = r"
+const LEASE_LUA: &str = r"
 if redis.call('GET', KEYS[3]) == '1' then return {} end
 local now = tonumber(ARGV[4])
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
@@ -346,7 +348,7 @@ return out";
 /// KEYS: ev, stream, target set (done / delayed / dead). ARGV: token, now,
 /// group, id, new state, score, error, lease check (1/0), keep the body of a
 /// done event (1/0).
-const SETTLE: &str = r"
+const SETTLE_LUA: &str = r"
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 if ARGV[8] == '1' and (tonumber(redis.call('HGET', KEYS[1], 'due_at')) or 0) <= tonumber(ARGV[2]) then return 0 end
 local entry = redis.call('HGET', KEYS[1], 'entry')
@@ -366,7 +368,7 @@ redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
 return 1";
 
 /// KEYS: ev, stream, dead, done. ARGV: id, now, dry.
-const REVIVE: &str = r"
+const REVIVE_LUA: &str = r"
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'done' and state ~= 'dead' then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'body') == 0 then return 0 end
@@ -379,7 +381,7 @@ redis.call('XADD', KEYS[2], '*', 'ev', ARGV[1])
 return 1";
 
 /// KEYS: the set (dead / done). ARGV: prefix, before.
-const PURGE: &str = r"
+const PURGE_LUA: &str = r"
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 for _, id in ipairs(ids) do
   local ev = ARGV[1] .. ':ev:' .. id
@@ -389,6 +391,14 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
 end
 return #ids";
+
+// Each script's SHA-1 is computed once, not on every call (as the dedupe
+// store's scripts in lib.rs).
+static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(ENQUEUE_LUA));
+static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(LEASE_LUA));
+static SETTLE: LazyLock<Script> = LazyLock::new(|| Script::new(SETTLE_LUA));
+static REVIVE: LazyLock<Script> = LazyLock::new(|| Script::new(REVIVE_LUA));
+static PURGE: LazyLock<Script> = LazyLock::new(|| Script::new(PURGE_LUA));
 
 /// How an attempt ends, for the SETTLE script.
 struct Settle<'a> {
@@ -414,7 +424,7 @@ impl RedisInbox {
         how: Settle<'_>,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        let done: i64 = Script::new(SETTLE)
+        let done: i64 = SETTLE
             .key(self.ev(id))
             .key(self.key("stream"))
             .key(self.key(how.set))
@@ -441,7 +451,7 @@ impl InboxStore for RedisInbox {
             .next_conn
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut conn = self.enqueue_conns[turn % self.enqueue_conns.len()].clone();
-        let id: i64 = Script::new(ENQUEUE)
+        let id: i64 = ENQUEUE
             .key(format!("{}:key:{}", self.prefix, event.key))
             .key(self.key("seq"))
             .key(self.key("stream"))
@@ -471,8 +481,7 @@ impl InboxStore for RedisInbox {
     ) -> Result<Vec<Leased>, StoreError> {
         let mut conn = self.conn.clone();
         let tokens: Vec<Token> = (0..max.max(1)).map(|_| Token::new()).collect();
-        let lease_script = Script::new(LEASE);
-        let mut script = lease_script.prepare_invoke();
+        let mut script = LEASE.prepare_invoke();
         script
             .key(self.key("stream"))
             .key(self.key("delayed"))
@@ -657,7 +666,7 @@ impl InboxStore for RedisInbox {
                 }
             }
             let mut conn = self.conn.clone();
-            let ok: i64 = Script::new(REVIVE)
+            let ok: i64 = REVIVE
                 .key(self.ev(id))
                 .key(self.key("stream"))
                 .key(self.key("dead"))
@@ -700,7 +709,7 @@ impl InboxStore for RedisInbox {
 impl RedisInbox {
     async fn purge(&self, set: &str, before: SystemTime) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
-        let n: u64 = Script::new(PURGE)
+        let n: u64 = PURGE
             .key(self.key(set))
             .arg(&self.prefix)
             .arg(millis(before))

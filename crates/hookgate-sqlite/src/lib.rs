@@ -515,21 +515,21 @@ impl InboxStore for SqliteInbox {
     }
 
     async fn purge_dead(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.call(move |conn| {
-            let n = conn.execute(
-                "DELETE FROM events WHERE state = 'dead' AND finished_at < ?1",
-                params![millis(before)],
-            )?;
-            Ok(n as u64)
-        })
-        .await
+        self.delete_finished(State::Dead, before).await
     }
 
     async fn prune_done(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.delete_finished(State::Done, before).await
+    }
+}
+
+impl SqliteInbox {
+    /// Deletes the events in `state` (done or dead) finished before `before`.
+    async fn delete_finished(&self, state: State, before: SystemTime) -> Result<u64, StoreError> {
         self.call(move |conn| {
             let n = conn.execute(
-                "DELETE FROM events WHERE state = 'done' AND finished_at < ?1",
-                params![millis(before)],
+                "DELETE FROM events WHERE state = ?1 AND finished_at < ?2",
+                params![state.as_str(), millis(before)],
             )?;
             Ok(n as u64)
         })
