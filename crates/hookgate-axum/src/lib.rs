@@ -9,6 +9,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookgate::events::WebhookEvent;
 
+pub mod serve;
+pub use serve::{serve, ServerLimits};
+
 pub use hookgate::{
     self, events, scheme, testing, Delivery, Rejection, VerifiedEvent, Verifier, WebhookLayer,
 };
@@ -60,8 +63,9 @@ where
 
 /// Reads the peer from axum's `ConnectInfo<SocketAddr>` for
 /// [`RequireHttpsLayer::connection_from`](hookgate::https::RequireHttpsLayer::connection_from).
-/// `axum::serve` connections are plain text; serve with
-/// `into_make_service_with_connect_info::<SocketAddr>()`.
+/// [`serve`] puts it on every request; with `axum::serve`, serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`. Connections are
+/// taken as plain text.
 ///
 /// ```
 /// use hookgate::https::{HttpsPolicy, RequireHttpsLayer};

@@ -91,7 +91,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = HttpServer::new(move || {
+    // actix bounds the request head (client_request_timeout, default 5 s)
+    // and idle keep-alive (5 s) itself; the flags set them as for axum.
+    let mut server = HttpServer::new(move || {
         App::new()
             .service(
                 web::resource("/webhooks/aexo")
@@ -104,9 +106,17 @@ async fn main() -> ExitCode {
                     .route(web::post().to(on_axifi)),
             )
             .route("/healthz", web::get().to(|| async { "ok" }))
-    })
-    .bind(options.addr);
-    let server = match server {
+    });
+    if let Some(t) = options.header_read_timeout {
+        server = server.client_request_timeout(t);
+    }
+    if let Some(t) = options.idle_timeout {
+        server = server.keep_alive(t);
+    }
+    if let Some(n) = options.max_connections {
+        server = server.max_connections(n);
+    }
+    let server = match server.bind(options.addr) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", options.addr);

@@ -11,6 +11,10 @@
 //!   AXIFI_WEBHOOK_SECRET           AXIFI's signing secret
 //! `--dev-secrets` uses the development secrets from the README instead;
 //! never use it in production. `--addr HOST:PORT` (default 127.0.0.1:3000).
+//! It serves with `hookgate_axum::serve`: request heads, idle connections
+//! and the number of connections are bounded (`--header-read-timeout`,
+//! `--idle-timeout`, `--max-connections`), and SIGTERM lets deliveries in
+//! flight finish before it exits.
 //! `--inbox`: acknowledge each event once it is stored in
 //! `./hookgate-inbox/<route>.sqlite3` and handle it from there (durable
 //! inbox, for handlers that cannot answer within the sender's 30 s).
@@ -25,7 +29,7 @@ use hookgate::dedupe::MemoryStore;
 use hookgate::events::{AexoEvent, AxifiEvent};
 use hookgate::inbox::{Inbox, Workers};
 use hookgate::Delivery;
-use hookgate_axum::{Webhook, WebhookLayer};
+use hookgate_axum::{ServerLimits, Webhook, WebhookLayer};
 use hookgate_sqlite::SqliteInbox;
 use receiver_common::Options;
 use tower::ServiceBuilder;
@@ -135,13 +139,19 @@ async fn main() -> ExitCode {
     };
     let addr = listener.local_addr().map_or(options.addr, |a| a);
     println!("{}", receiver_common::listening_line(addr));
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    // Bounded connections (header-read, idle, count); SIGTERM or Ctrl-C
+    // stops accepting and lets deliveries in flight finish.
+    let mut limits = ServerLimits::new();
+    if let Some(t) = options.header_read_timeout {
+        limits = limits.header_read_timeout(t);
+    }
+    if let Some(t) = options.idle_timeout {
+        limits = limits.idle_timeout(t);
+    }
+    if let Some(n) = options.max_connections {
+        limits = limits.max_connections(n);
+    }
+    if let Err(e) = hookgate_axum::serve(listener, app).limits(limits).await {
         eprintln!("error: server failed: {e}");
         return ExitCode::from(1);
     }

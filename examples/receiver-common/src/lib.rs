@@ -25,19 +25,41 @@ pub struct Options {
     pub inbox: Option<std::path::PathBuf>,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// `--header-read-timeout SECS`: how long a request head may take.
+    pub header_read_timeout: Option<std::time::Duration>,
+    /// `--idle-timeout SECS`: how long a connection may stay idle.
+    pub idle_timeout: Option<std::time::Duration>,
+    /// `--max-connections N`: how many connections may be open at once.
+    pub max_connections: Option<usize>,
+}
+
+fn seconds(flag: &str, value: Option<String>) -> Result<std::time::Duration, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a number of seconds"))?;
+    match value.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(std::time::Duration::from_secs_f64(secs)),
+        _ => Err(format!(
+            "{flag} {value}: give seconds, above 0 and at most 3600"
+        )),
+    }
 }
 
 /// Parses `--dev-secrets`, `--addr HOST:PORT` (default 127.0.0.1:3000) and
 /// `--inbox` (acknowledge once stored in `./hookgate-inbox/`; another folder
-/// with `--inbox-dir DIR`).
+/// with `--inbox-dir DIR`), `--metrics-addr HOST:PORT`, and the connection
+/// bounds `--header-read-timeout SECS`, `--idle-timeout SECS`,
+/// `--max-connections N` (defaults: hookgate's server defaults).
 pub fn parse_args(program: &str) -> Result<Options, String> {
     let usage =
-        format!("usage: {program} [--dev-secrets] [--addr HOST:PORT] [--inbox [--inbox-dir DIR]] [--metrics-addr HOST:PORT]");
+        format!("usage: {program} [--dev-secrets] [--addr HOST:PORT] [--inbox [--inbox-dir DIR]] [--metrics-addr HOST:PORT] \
+         [--header-read-timeout SECS] [--idle-timeout SECS] [--max-connections N]");
     let mut options = Options {
         dev_secrets: false,
         addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
         inbox: None,
         metrics: None,
+        header_read_timeout: None,
+        idle_timeout: None,
+        max_connections: None,
     };
     let mut inbox_dir = None;
     let mut args = std::env::args().skip(1);
@@ -55,6 +77,21 @@ pub fn parse_args(program: &str) -> Result<Options, String> {
                         .parse()
                         .map_err(|e| format!("--metrics-addr {value}: {e}"))?,
                 );
+            }
+            "--header-read-timeout" => {
+                options.header_read_timeout = Some(seconds(&arg, args.next())?);
+            }
+            "--idle-timeout" => options.idle_timeout = Some(seconds(&arg, args.next())?),
+            "--max-connections" => {
+                let value = args.next().ok_or("--max-connections needs a number")?;
+                options.max_connections = match value.parse::<usize>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        return Err(format!(
+                            "--max-connections {value}: give a whole number above 0"
+                        ))
+                    }
+                };
             }
             "--inbox" => options.inbox = Some("hookgate-inbox".into()),
             "--inbox-dir" => inbox_dir = Some(args.next().ok_or("--inbox-dir needs a folder")?),

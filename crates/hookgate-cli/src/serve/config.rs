@@ -49,6 +49,11 @@ struct Server {
     deadline_secs: Option<Spanned<f64>>,
     #[serde(default)]
     log_format: Option<Spanned<String>>,
+    handshake_timeout_secs: Option<Spanned<f64>>,
+    header_read_timeout_secs: Option<Spanned<f64>>,
+    idle_timeout_secs: Option<Spanned<f64>>,
+    shutdown_grace_secs: Option<Spanned<f64>>,
+    max_connections: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +115,8 @@ pub(crate) struct Config {
     pub(crate) allow_plain_loopback: bool,
     pub(crate) deadline: Option<Duration>,
     pub(crate) json_logs: bool,
+    /// Connection bounds: handshake, header read, idle, count, shutdown.
+    pub(crate) limits: hookgate_axum::ServerLimits,
     pub(crate) store: StoreConfig,
     pub(crate) routes: Vec<RouteConfig>,
     pub(crate) inbox: Option<InboxConfig>,
@@ -237,6 +244,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             }
         },
     };
+    let limits = server_limits(text, &server)?;
     let store = match &file.dedupe {
         None => StoreConfig::Memory {
             capacity: hookgate::dedupe::DEFAULT_CAPACITY,
@@ -434,9 +442,62 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
         allow_plain_loopback: server.allow_plain_loopback,
         deadline,
         json_logs,
+        limits,
         store,
         routes,
     })
+}
+
+/// `name = secs` as a duration from `min` to one hour.
+fn seconds(
+    text: &str,
+    name: &str,
+    value: &Spanned<f64>,
+    min: f64,
+) -> Result<Duration, ConfigError> {
+    let secs = *value.get_ref();
+    if !(min..=3600.0).contains(&secs) {
+        return Err(ConfigError::at(
+            text,
+            value.span(),
+            format!("{name} = {secs}: give seconds from {min} to 3600"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The `[server]` connection bounds, each checked, defaults where unset.
+fn server_limits(text: &str, server: &Server) -> Result<hookgate_axum::ServerLimits, ConfigError> {
+    let mut limits = hookgate_axum::ServerLimits::new();
+    if let Some(v) = &server.handshake_timeout_secs {
+        limits = limits.handshake_timeout(seconds(text, "handshake_timeout_secs", v, 0.1)?);
+    }
+    if let Some(v) = &server.header_read_timeout_secs {
+        limits = limits.header_read_timeout(seconds(text, "header_read_timeout_secs", v, 0.1)?);
+    }
+    if let Some(v) = &server.idle_timeout_secs {
+        limits = limits.idle_timeout(seconds(text, "idle_timeout_secs", v, 0.1)?);
+    }
+    if let Some(v) = &server.shutdown_grace_secs {
+        limits = limits.shutdown_grace(seconds(text, "shutdown_grace_secs", v, 0.0)?);
+    }
+    if let Some(v) = &server.max_connections {
+        let n = usize::try_from(*v.get_ref())
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| {
+                ConfigError::at(
+                    text,
+                    v.span(),
+                    format!(
+                        "max_connections = {}: give a number from 1 to 1000000 (and below the open-file limit)",
+                        v.get_ref()
+                    ),
+                )
+            })?;
+        limits = limits.max_connections(n);
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]

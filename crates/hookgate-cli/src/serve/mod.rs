@@ -16,9 +16,8 @@ mod tls;
 
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use hookgate_axum::serve::{serve_with, Peer, Plain};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -71,66 +70,34 @@ async fn serve(config: config::Config) -> Result<bool, String> {
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        continue;
-                    }
-                };
-                let router = router.clone();
-                let certs = certs.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let tls = certs.is_some();
-                    let service = hyper::service::service_fn(move |req| {
-                        let router = router.clone();
-                        async move { Ok::<_, Infallible>(router.handle(req, peer, tls).await) }
-                    });
-                    let http = hyper::server::conn::http1::Builder::new();
-                    let result = match certs {
-                        Some(certs) => {
-                            let acceptor = tokio_rustls::TlsAcceptor::from(certs.current());
-                            match acceptor.accept(stream).await {
-                                Ok(stream) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
-                                Err(error) => {
-                                    tracing::info!(%peer, %error, "TLS handshake failed (plain HTTP to the TLS port?)");
-                                    return;
-                                }
-                            }
-                        }
-                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
-                    };
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                });
+    let reload = certs.clone();
+    // SIGHUP re-reads the certificate; SIGTERM or SIGINT stops accepting.
+    let shutdown = async move {
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => match &reload {
+                    Some(certs) => certs.reload(),
+                    None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+                },
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
             }
-            _ = hangup.recv() => match &certs {
-                Some(certs) => certs.reload(),
-                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
-            },
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
         }
-    }
-    drop(listener);
-    let grace = config
-        .deadline
-        .unwrap_or(hookgate::DEFAULT_HANDLER_DEADLINE)
-        + Duration::from_secs(5);
-    tracing::info!(
-        in_flight = graceful.count(),
-        "shutting down: letting in-flight deliveries finish"
-    );
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(grace) => tracing::warn!("connections still open after {grace:?}; exiting"),
-    }
+        tracing::info!("shutting down: letting in-flight deliveries finish");
+    };
+    let handler = router.clone();
+    let make = move |peer: Peer| {
+        let router = handler.clone();
+        tower::service_fn(move |req| {
+            let router = router.clone();
+            async move { Ok::<_, Infallible>(router.handle(req, peer.addr, peer.tls).await) }
+        })
+    };
+    let served = match certs {
+        Some(certs) => serve_with(listener, certs, make, config.limits.clone(), shutdown).await,
+        None => serve_with(listener, Plain, make, config.limits.clone(), shutdown).await,
+    };
+    served.map_err(|e| format!("server failed: {e}"))?;
     router.stop_workers().await;
     Ok(true)
 }

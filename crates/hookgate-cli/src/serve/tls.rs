@@ -70,3 +70,17 @@ impl Certs {
         }
     }
 }
+
+impl hookgate_axum::serve::Handshake for Certs {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+    async fn handshake(&self, tcp: tokio::net::TcpStream) -> std::io::Result<Self::Io> {
+        tokio_rustls::TlsAcceptor::from(self.current())
+            .accept(tcp)
+            .await
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
