@@ -690,3 +690,156 @@ async fn kill_9_of_the_proxy_loses_no_acknowledged_event_on_redis() {
     )
     .await;
 }
+
+/// A raw upstream on 127.0.0.1 that answers each request as its body's
+/// note says, including answers no well-behaved server gives: `big` (200
+/// with a 2 MiB body), `short` (200 whose body is shorter than its
+/// Content-Length, then the connection closes), `stall` (200 head, then the
+/// body stops), `hop` (headers named in `Connection`, and a forged
+/// `hookgate-dedupe`). It records each request's head.
+#[derive(Clone, Default)]
+struct RawUpstream {
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl RawUpstream {
+    async fn start(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = self.heads.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut tcp, _) = listener.accept().await.unwrap();
+                let heads = heads.clone();
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    let head_end = loop {
+                        let n = tcp.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&got[..head_end]).to_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while got.len() < head_end + length {
+                        let n = tcp.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    let body = String::from_utf8_lossy(&got[head_end..]).into_owned();
+                    heads.lock().unwrap().push(head);
+                    let ok = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n";
+                    if body.contains("\"big\"") {
+                        let size = 2 * 1024 * 1024;
+                        let answer = format!("{ok}content-length: {size}\r\n\r\n");
+                        let _ = tcp.write_all(answer.as_bytes()).await;
+                        let _ = tcp.write_all(&vec![b'x'; size]).await;
+                    } else if body.contains("\"short\"") {
+                        let answer = format!("{ok}content-length: 100\r\n\r\nonly ten b");
+                        let _ = tcp.write_all(answer.as_bytes()).await;
+                    } else if body.contains("\"stall\"") {
+                        let answer = format!("{ok}content-length: 100\r\n\r\nstart");
+                        let _ = tcp.write_all(answer.as_bytes()).await;
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    } else {
+                        let answer = format!(
+                            "{ok}connection: x-up-hop\r\nx-up-hop: upstream-only\r\n\
+                             hookgate-dedupe: duplicate\r\nx-kept: yes\r\ncontent-length: 2\r\n\r\nok"
+                        );
+                        let _ = tcp.write_all(answer.as_bytes()).await;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn count(&self) -> usize {
+        self.heads.lock().unwrap().len()
+    }
+}
+
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_2xx_stands_when_its_body_is_too_big_cut_short_or_stalled() {
+    let upstream = RawUpstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("upstream-body");
+    let proxy = start(&config(
+        &dir,
+        up,
+        "allow_plain_loopback = true\ndeadline_secs = 3",
+    ));
+    let url = format!("http://127.0.0.1:{}/webhooks/aexo", proxy.addr.port());
+    let client = plain_client();
+    for (n, note) in ["big", "short", "stall"].into_iter().enumerate() {
+        let (sig, body) = delivery(&format!("wh_body_{note}"), note);
+        let res = post(&client, &url, &sig, &body, &[]).await;
+        assert_eq!(res.status(), 200, "{note}: the upstream answered 200");
+        assert!(res.headers().get("hookgate-dedupe").is_none(), "{note}");
+        assert_eq!(upstream.count(), n + 1);
+        // The sender's retry is a duplicate: the event is not forwarded again.
+        let again = post(&client, &url, &sig, &body, &[]).await;
+        assert_eq!(again.status(), 200, "{note}");
+        assert_eq!(again.headers()["hookgate-dedupe"], "duplicate", "{note}");
+        assert_eq!(upstream.count(), n + 1, "{note}: forwarded a second time");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_named_in_connection_and_forged_markers_are_dropped_both_ways() {
+    let upstream = RawUpstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("hop-by-hop");
+    let proxy = start(&config(&dir, up, "allow_plain_loopback = true"));
+    let url = format!("http://127.0.0.1:{}/webhooks/aexo", proxy.addr.port());
+    let (sig, body) = delivery("wh_hop", "hop");
+    let res = post(
+        &plain_client(),
+        &url,
+        &sig,
+        &body,
+        &[
+            ("connection", "keep-alive, x-sender-hop"),
+            ("x-sender-hop", "for-the-proxy-only"),
+            ("x-sender-kept", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    assert_eq!(res.text().await.unwrap(), "ok");
+    assert_eq!(headers["x-kept"], "yes");
+    assert!(
+        headers.get("x-up-hop").is_none(),
+        "a header the upstream's Connection named reached the sender"
+    );
+    assert!(
+        headers.get("hookgate-dedupe").is_none(),
+        "the upstream forged the dedupe marker"
+    );
+    let head = upstream.heads.lock().unwrap()[0].clone();
+    assert!(head.contains("x-sender-kept: yes"), "{head}");
+    assert!(
+        !head.contains("x-sender-hop:"),
+        "a header the sender's Connection named reached the upstream: {head}"
+    );
+    assert!(head.contains("hookgate-verified: aexo"), "{head}");
+}

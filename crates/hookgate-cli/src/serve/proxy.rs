@@ -32,6 +32,8 @@ use super::config::{Config, InboxStoreConfig, StoreConfig};
 pub(crate) const VERIFIED_HEADER: &str = "hookgate-verified";
 /// The verified event id, where the sender has one.
 pub(crate) const EVENT_ID_HEADER: &str = "hookgate-event-id";
+/// The dedupe layer's marker on a duplicate's answer.
+const DEDUPE_HEADER: &str = "hookgate-dedupe";
 
 /// Largest upstream answer relayed to the sender.
 const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
@@ -93,7 +95,8 @@ where
     res.map(|body| body.map_err(Into::into).boxed_unsync())
 }
 
-/// Headers that belong to one connection, not to the message.
+/// Headers that belong to one connection, not to the message (RFC 9110
+/// section 7.6.1), besides those the `Connection` header names.
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -110,13 +113,48 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+/// hookgate's own markers: never passed on from outside (a sender forging
+/// `hookgate-verified`, an upstream forging `hookgate-dedupe`).
+fn hookgate_marker(name: &HeaderName) -> bool {
+    name == VERIFIED_HEADER || name == EVENT_ID_HEADER || name == DEDUPE_HEADER
+}
+
+/// The end-to-end headers of `from`: without hop-by-hop headers, those that
+/// its `Connection` header names, and hookgate's markers.
+pub(crate) fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    let named: Vec<&str> = from
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
     for (name, value) in from {
-        // Never pass on a verified marker that came from outside.
-        if hop_by_hop(name) || name == VERIFIED_HEADER || name == EVENT_ID_HEADER {
+        if hop_by_hop(name)
+            || hookgate_marker(name)
+            || named.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()))
+        {
             continue;
         }
         to.append(name.clone(), value.clone());
+    }
+}
+
+/// How long the proxy waits for an upstream body once the head (and so
+/// the status) has arrived, at most: the sender's answer must not wait on it.
+const UPSTREAM_BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// When a delivery must be answered by (the handler deadline, less a
+/// margin), put in its extensions when it arrives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnswerBy(pub(crate) tokio::time::Instant);
+
+impl AnswerBy {
+    /// `budget` from now, less a margin for the answer to be written.
+    fn within(budget: Duration) -> Self {
+        let margin = (budget / 4).min(Duration::from_secs(1));
+        Self(tokio::time::Instant::now() + budget.saturating_sub(margin))
     }
 }
 
@@ -125,6 +163,7 @@ async fn forward(
     upstream: http::Uri,
     req: Request<Full<Bytes>>,
 ) -> Response<Body> {
+    let answer_by = req.extensions().get::<AnswerBy>().map(|a| a.0);
     let (parts, body) = req.into_parts();
     let Some(event) = parts.extensions.get::<VerifiedEvent>().cloned() else {
         return json(
@@ -152,20 +191,43 @@ async fn forward(
         }
     };
     let (parts, body) = res.into_parts();
-    let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(error) => {
-            tracing::error!(%error, "upstream answer could not be read");
+    // The status decides. A body that is too large, cut short or stalled
+    // after a 2xx head does not undo the upstream's 2xx (the event was
+    // delivered): the sender gets the 2xx without that body.
+    let read = Limited::new(body, MAX_UPSTREAM_BODY).collect();
+    let mut wait_until = tokio::time::Instant::now() + UPSTREAM_BODY_TIMEOUT;
+    if let Some(answer_by) = answer_by {
+        wait_until = wait_until.min(answer_by);
+    }
+    let body = match tokio::time::timeout_at(wait_until, read).await {
+        Ok(Ok(body)) => Some(body.to_bytes()),
+        Ok(Err(error)) => {
+            tracing::warn!(status = %parts.status, %error, "upstream answer body unreadable");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(status = %parts.status, timeout = ?UPSTREAM_BODY_TIMEOUT, "upstream answer body stalled");
+            None
+        }
+    };
+    let dropped = body.is_none();
+    let mut res = match body {
+        Some(body) => Response::new(full(body)),
+        None if parts.status.is_success() => Response::new(full(Bytes::new())),
+        None => {
             return json(
                 StatusCode::BAD_GATEWAY,
                 error_body("upstream answer unreadable; retry later"),
-            );
+            )
         }
     };
-    let mut res = Response::new(full(body));
     *res.status_mut() = parts.status;
     copy_headers(&parts.headers, res.headers_mut());
     res.headers_mut().remove(header::CONTENT_LENGTH);
+    if dropped {
+        // The body was dropped: its type no longer describes anything.
+        res.headers_mut().remove(header::CONTENT_TYPE);
+    }
     res
 }
 
@@ -174,6 +236,7 @@ async fn forward(
 #[derive(Clone)]
 pub(crate) struct Router {
     routes: Arc<Vec<(String, RouteService)>>,
+    deadline: Duration,
     workers: Arc<std::sync::Mutex<Vec<Workers>>>,
 }
 
@@ -186,6 +249,7 @@ fn inbox_route<S: InboxStore>(
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: http::Uri,
     config: WorkerConfig,
+    attempt_timeout: Duration,
 ) -> (RouteService, Workers) {
     let inbox = Inbox::new(store.clone(), &verifier);
     let stack = ServiceBuilder::new()
@@ -202,6 +266,8 @@ fn inbox_route<S: InboxStore>(
             HeaderValue::from_static("application/json"),
         );
         req.extensions_mut().insert(hook.meta().clone());
+        req.extensions_mut()
+            .insert(AnswerBy::within(attempt_timeout));
         async move {
             let res = forward(client, upstream, req).await;
             if res.status().is_success() {
@@ -285,6 +351,7 @@ impl Router {
                             client.clone(),
                             upstream,
                             worker_config,
+                            inbox.attempt_timeout,
                         )
                     }
                     InboxStoreConfig::Redis {
@@ -309,6 +376,7 @@ impl Router {
                             client.clone(),
                             upstream,
                             worker_config,
+                            inbox.attempt_timeout,
                         )
                     }
                 };
@@ -333,6 +401,9 @@ impl Router {
             routes.push((route.path.clone(), BoxCloneSyncService::new(service)));
         }
         Ok(Self {
+            deadline: config
+                .deadline
+                .unwrap_or(hookgate::DEFAULT_HANDLER_DEADLINE),
             routes: Arc::new(routes),
             workers: Arc::new(std::sync::Mutex::new(workers)),
         })
@@ -366,6 +437,7 @@ impl Router {
         };
         req.extensions_mut()
             .insert(Connection::from_socket(peer, tls));
+        req.extensions_mut().insert(AnswerBy::within(self.deadline));
         match service.clone().oneshot(req).await {
             Ok(res) => res,
             Err(never) => match never {},
