@@ -64,6 +64,14 @@ pub fn body() -> Bytes {
     ))
 }
 
+/// The headers a delivery of `body` arrives with.
+fn headers(body: &Bytes) -> hookgate::inbox::StoredHeaders {
+    let mut headers = hookgate::testing::sign(&hookgate::scheme::Aexo, "bench-secret", body);
+    headers.push(("content-type", "application/json".into()));
+    headers.push(("user-agent", "AEXO-Webhooks/1.3".into()));
+    hookgate::inbox::StoredHeaders::capture(&headers)
+}
+
 /// A new event (ids unique within the process, so that no run's events are
 /// duplicates of an earlier run's in the same store).
 fn event(body: &Bytes) -> NewEvent {
@@ -76,6 +84,7 @@ fn event(body: &Bytes) -> NewEvent {
         event_type: "dataset.refreshed".into(),
         received_at: SystemTime::now(),
         body: body.clone(),
+        headers: headers(body),
     }
 }
 

@@ -9,23 +9,24 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use hookgate::inbox::{
     Enqueued, HandlerError, InboxStore, NewEvent, Replay, RetrySchedule, State, Stats,
-    WorkerConfig, Workers,
+    StoredHeaders, WorkerConfig, Workers,
 };
 use hookgate::{testing, Delivery, Verifier};
 
-/// An AEXO `key.created` event with id `id`, received now.
+/// An AEXO `key.created` event with id `id`, received now, with the
+/// headers it was signed with.
 pub fn new_event(id: &str) -> NewEvent {
+    let body = testing::aexo_body(id, "key.created", serde_json::json!({ "key_id": id }));
+    let mut headers = testing::sign(&hookgate::scheme::Aexo, "inbox-secret", &body);
+    headers.push(("content-type", "application/json".into()));
     NewEvent {
         key: format!("aexo:{id}"),
         scheme: "aexo".into(),
         event_id: Some(id.into()),
         event_type: "key.created".into(),
         received_at: SystemTime::now(),
-        body: Bytes::from(testing::aexo_body(
-            id,
-            "key.created",
-            serde_json::json!({ "key_id": id }),
-        )),
+        body: Bytes::from(body),
+        headers: StoredHeaders::capture(&headers),
     }
 }
 
@@ -275,6 +276,13 @@ pub async fn leases_obey_their_tokens<S: InboxStore>(store: &S) {
     };
     let first = take(lease).await;
     assert_eq!((first.id, first.attempt, first.interrupted), (id, 1, false));
+    let sent = new_event("wh_lease");
+    assert_eq!(first.body, sent.body);
+    assert_eq!(
+        first.headers, sent.headers,
+        "the headers stored with the event come back with its lease"
+    );
+    assert_eq!(first.headers.iter().count(), 2);
     let twice = store
         .lease(1, lease, SystemTime::now())
         .await

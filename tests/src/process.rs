@@ -22,6 +22,24 @@ pub fn receiver(bin: &str) -> Command {
     cmd
 }
 
+/// The path of the workspace binary `name` beside the running test's own
+/// (`target/debug/`), built by the workspace's tests.
+pub fn built_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/debug/deps/<test> -> target/debug/<name>
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("a target folder");
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is not built: run the workspace tests (bash scripts/test.sh), or cargo build -p {name}",
+        bin.display()
+    );
+    bin
+}
+
 /// A receiver process, killed when dropped.
 #[derive(Debug)]
 pub struct Running {
@@ -39,10 +57,31 @@ impl Drop for Running {
 
 /// Starts `cmd` on a free port and reads the address it prints.
 pub fn start(cmd: &mut Command) -> Running {
+    spawn(cmd, Stdio::null())
+}
+
+/// Lines a process wrote to its standard error, collected as it runs.
+pub type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// [`start`], collecting what the process logs.
+pub fn start_logging(cmd: &mut Command) -> (Running, Log) {
+    let mut running = spawn(cmd, Stdio::piped());
+    let log = Log::default();
+    let lines = log.clone();
+    let stderr = running.child.stderr.take().expect("piped stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            lines.lock().expect("log").push(line);
+        }
+    });
+    (running, log)
+}
+
+fn spawn(cmd: &mut Command, stderr: Stdio) -> Running {
     let mut child = cmd
         .args(["--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();

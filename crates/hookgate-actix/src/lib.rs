@@ -25,6 +25,12 @@ impl Headers for ActixHeaders<'_> {
             f(v.as_bytes());
         }
     }
+
+    fn for_each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        for (name, value) in self.0.iter() {
+            f(name.as_str(), value.as_bytes());
+        }
+    }
 }
 
 /// A JSON response with hookgate's status, headers and body, for actix.

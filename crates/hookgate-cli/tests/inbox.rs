@@ -40,6 +40,7 @@ fn event(id: &str) -> NewEvent {
             "record.flagged",
             serde_json::json!({"record_id": id}),
         )),
+        headers: Default::default(),
     }
 }
 

@@ -133,9 +133,15 @@ fn start(config: &Path) -> Proxy {
 
 /// [`start`], with the proxy's warnings and errors written to `log`.
 fn start_logging(config: &Path, log: impl Into<Stdio>) -> Proxy {
+    start_with_env(config, &[], log)
+}
+
+/// [`start_logging`], with these environment variables set.
+fn start_with_env(config: &Path, env: &[(&str, &str)], log: impl Into<Stdio>) -> Proxy {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args(["serve", "--config"])
         .arg(config)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(log)
@@ -842,4 +848,112 @@ async fn headers_named_in_connection_and_forged_markers_are_dropped_both_ways() 
         "a header the sender's Connection named reached the upstream: {head}"
     );
     assert!(head.contains("hookgate-verified: aexo"), "{head}");
+}
+
+/// The README's "Run it in front of any app" set-up as written: its
+/// `hookgate.toml` (only the listening port and the application's address
+/// made free), the example axum receiver as the application, verifying
+/// every delivery itself, and `hookgate send` as the sender. Every event
+/// the proxy acknowledges, on the sync route and on the inbox route, must
+/// be handled by the application.
+#[test]
+fn the_readme_proxy_setup_delivers_every_acknowledged_event_to_the_application() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let written = readme
+        .split("`hookgate.toml`:\n\n```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's hookgate.toml");
+    assert!(written.contains("ack = \"inbox\""), "{written}");
+    let dir = temp_dir("readme");
+    make_cert(&dir);
+    std::fs::write(
+        dir.join("aexo-previous.secret"),
+        "hookgate-dev-aexo-secret\n",
+    )
+    .unwrap();
+    let secrets = [
+        ("AEXO_WEBHOOK_SECRET", "hookgate-dev-aexo-secret"),
+        ("AXIFI_WEBHOOK_SECRET", "hookgate-dev-axifi-secret"),
+    ];
+
+    // The application, as the README starts it (on a free port).
+    let mut app = hookgate_conformance::process::receiver(
+        hookgate_conformance::process::built_binary("axum-receiver")
+            .to_str()
+            .unwrap(),
+    );
+    let (app, app_log) =
+        hookgate_conformance::process::start_logging(app.envs(secrets).env("RUST_LOG", "info"));
+    let app_addr = app.addr;
+
+    let config = written
+        .replace("0.0.0.0:8443", "127.0.0.1:0")
+        .replace("127.0.0.1:3000", &app_addr.to_string());
+    assert_eq!(config.matches(&app_addr.to_string()).count(), 2, "{config}");
+    std::fs::write(dir.join("hookgate.toml"), &config).unwrap();
+    let proxy = start_with_env(&dir.join("hookgate.toml"), &secrets, Stdio::null());
+
+    let send = |scheme: &str, secret: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args([
+                "send",
+                "--scheme",
+                scheme,
+                "--count",
+                "5",
+                "--duplicate",
+                "1",
+            ])
+            .arg("--url")
+            .arg(format!(
+                "https://localhost:{}/webhooks/{scheme}",
+                proxy.addr.port()
+            ))
+            .arg("--ca-cert")
+            .arg(dir.join("cert.pem"))
+            .env("HOOKGATE_SECRET", secret)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let aexo = send("aexo", "hookgate-dev-aexo-secret");
+    assert!(
+        aexo.contains("5 acknowledged, 0 not acknowledged; 5 duplicate answers"),
+        "{aexo}"
+    );
+    let axifi = send("axifi", "hookgate-dev-axifi-secret");
+    assert!(
+        axifi.contains("5 acknowledged, 0 not acknowledged; 5 duplicate answers"),
+        "{axifi}"
+    );
+
+    // The inbox route forwards from its workers: wait for the application.
+    let handled = |what: &str| {
+        app_log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(what))
+            .count()
+    };
+    let started = Instant::now();
+    while handled("axifi compound.created") < 5 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = app_log.lock().unwrap().join("\n");
+    assert_eq!(handled("axifi compound.created"), 5, "{log}");
+    assert_eq!(handled(": aexo "), 5, "{log}");
+    assert_eq!(
+        handled("rejected"),
+        0,
+        "the application refused a forwarded delivery: {log}"
+    );
 }

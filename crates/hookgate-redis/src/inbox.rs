@@ -23,7 +23,7 @@ use bytes::Bytes;
 use hookgate::dedupe::{StoreError, Token};
 use hookgate::inbox::{
     from_millis, millis, Enqueued, EventId, EventInfo, InboxStore, Leased, NewEvent, Replay, State,
-    Stats,
+    Stats, StoredHeaders,
 };
 use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
@@ -307,7 +307,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local id = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], id)
 redis.call('HSET', ARGV[1] .. ':ev:' .. id, 'key', ARGV[2], 'scheme', ARGV[3], 'event_id', ARGV[4],
-  'event_type', ARGV[5], 'received_at', ARGV[6], 'body', ARGV[7], 'state', 'pending', 'attempts', 0, 'due_at', ARGV[6])
+  'event_type', ARGV[5], 'received_at', ARGV[6], 'body', ARGV[7], 'headers', ARGV[8], 'state', 'pending',
+  'attempts', 0, 'due_at', ARGV[6])
 redis.call('XADD', KEYS[3], '*', 'ev', id)
 return id";
 
@@ -337,7 +338,7 @@ for _, e in ipairs(entries) do
     local attempts = redis.call('HINCRBY', ev, 'attempts', 1)
     redis.call('HSET', ev, 'state', 'leased', 'token', token, 'due_at', now + tonumber(ARGV[5]), 'entry', entry)
     table.insert(out, {id, token, attempts, redis.call('HGET', ev, 'scheme'), redis.call('HGET', ev, 'body'),
-      state == 'leased' and 1 or 0})
+      state == 'leased' and 1 or 0, redis.call('HGET', ev, 'headers') or ''})
   else
     redis.call('XACK', KEYS[1], ARGV[2], entry)
     redis.call('XDEL', KEYS[1], entry)
@@ -362,7 +363,7 @@ if ARGV[5] == 'pending' then
 else
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[2])
   redis.call('HDEL', KEYS[1], 'due_at')
-  if ARGV[5] == 'done' and ARGV[9] ~= '1' then redis.call('HDEL', KEYS[1], 'body') end
+  if ARGV[5] == 'done' and ARGV[9] ~= '1' then redis.call('HDEL', KEYS[1], 'body', 'headers') end
 end
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
 return 1";
@@ -445,6 +446,10 @@ impl RedisInbox {
     }
 }
 
+/// One leased event as the lease script returns it: id, token, attempt,
+/// scheme, body, interrupted (1/0), headers.
+type LeaseRow = (EventId, String, u32, String, Vec<u8>, i64, Vec<u8>);
+
 impl InboxStore for RedisInbox {
     async fn enqueue(&self, event: NewEvent) -> Result<Enqueued, StoreError> {
         let turn = self
@@ -462,6 +467,7 @@ impl InboxStore for RedisInbox {
             .arg(&event.event_type)
             .arg(millis(event.received_at))
             .arg(event.body.as_ref())
+            .arg(event.headers.as_bytes().as_ref())
             .invoke_async(&mut conn)
             .await
             .map_err(err)?;
@@ -497,19 +503,21 @@ impl InboxStore for RedisInbox {
         }
         // The last column: 1 when the entry was taken back from a worker
         // whose lease ran out (its attempt never finished).
-        let rows: Vec<(EventId, String, u32, String, Vec<u8>, i64)> =
-            script.invoke_async(&mut conn).await.map_err(err)?;
+        let rows: Vec<LeaseRow> = script.invoke_async(&mut conn).await.map_err(err)?;
         self.durable().await?;
         Ok(rows
             .into_iter()
-            .map(|(id, token, attempt, scheme, body, interrupted)| Leased {
-                id,
-                token: Token::from_u64(token.parse().unwrap_or(0)),
-                attempt,
-                interrupted: interrupted == 1,
-                scheme,
-                body: Bytes::from(body),
-            })
+            .map(
+                |(id, token, attempt, scheme, body, interrupted, headers)| Leased {
+                    id,
+                    token: Token::from_u64(token.parse().unwrap_or(0)),
+                    attempt,
+                    interrupted: interrupted == 1,
+                    scheme,
+                    body: Bytes::from(body),
+                    headers: StoredHeaders::from_stored(Bytes::from(headers)),
+                },
+            )
             .collect())
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use hookgate::inbox::{
     from_millis, millis, Enqueued, EventId, EventInfo, InboxStore, Leased, NewEvent, Replay, State,
-    Stats, StoreError, Token,
+    Stats, StoreError, StoredHeaders, Token,
 };
 use rusqlite::wal::CheckpointMode;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS events (
   event_type TEXT NOT NULL,
   received_at INTEGER NOT NULL,
   body BLOB,
+  headers BLOB,
   state TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   due_at INTEGER,
@@ -62,6 +63,19 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_due ON events(state, due_at);
 CREATE TABLE IF NOT EXISTS control (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
+
+/// Files made before the inbox kept request headers get the column.
+fn add_headers_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'headers'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE events ADD COLUMN headers BLOB")?;
+    }
+    Ok(())
+}
 
 fn store_error(e: impl std::fmt::Display) -> StoreError {
     StoreError(format!("sqlite: {e}"))
@@ -91,6 +105,7 @@ impl SqliteInbox {
         conn.execute_batch("PRAGMA synchronous=FULL;")
             .map_err(store_error)?;
         conn.execute_batch(SCHEMA).map_err(store_error)?;
+        add_headers_column(&conn).map_err(store_error)?;
         let (tx, rx) = mpsc::channel::<Command>();
         std::thread::Builder::new()
             .name("hookgate-sqlite-writer".into())
@@ -300,10 +315,10 @@ impl InboxStore for SqliteInbox {
         self.call(move |conn| {
             let now = millis(event.received_at);
             let inserted = conn.prepare_cached(
-                "INSERT INTO events (key, scheme, event_id, event_type, received_at, body, state, attempts, due_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?5)
+                "INSERT INTO events (key, scheme, event_id, event_type, received_at, body, headers, state, attempts, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?5)
                  ON CONFLICT(key) DO NOTHING",
-            )?.execute(params![event.key, event.scheme, event.event_id, event.event_type, now, event.body.as_ref()])?;
+            )?.execute(params![event.key, event.scheme, event.event_id, event.event_type, now, event.body.as_ref(), event.headers.as_bytes().as_ref()])?;
             Ok(if inserted == 1 {
                 Enqueued::Stored(conn.last_insert_rowid())
             } else {
@@ -338,12 +353,17 @@ impl InboxStore for SqliteInbox {
             let mut leased = Vec::new();
             for (id, interrupted) in ids {
                 let token = Token::new();
-                let (attempt, scheme, body): (u32, String, Vec<u8>) = conn.prepare_cached(
+                let (attempt, scheme, body, headers): (u32, String, Vec<u8>, Vec<u8>) = conn.prepare_cached(
                     "UPDATE events SET state = 'leased', token = ?1, due_at = ?2, attempts = attempts + 1
-                     WHERE id = ?3 RETURNING attempts, scheme, body",
+                     WHERE id = ?3 RETURNING attempts, scheme, body, headers",
                 )?.query_row(
                     params![token.get() as i64, until, id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default())),
+                    |r| Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default(),
+                        r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
+                    )),
                 )?;
                 leased.push(Leased {
                     id,
@@ -352,6 +372,7 @@ impl InboxStore for SqliteInbox {
                     interrupted,
                     scheme,
                     body: Bytes::from(body),
+                    headers: StoredHeaders::from_stored(Bytes::from(headers)),
                 });
             }
             Ok(leased)
@@ -370,7 +391,7 @@ impl InboxStore for SqliteInbox {
             // Only the holder, and only while its lease lasts.
             let changed = conn.prepare_cached(
                 "UPDATE events SET state = 'done', finished_at = ?1, token = NULL, due_at = NULL, last_error = NULL,
-                   body = CASE WHEN ?4 THEN body END
+                   body = CASE WHEN ?4 THEN body END, headers = CASE WHEN ?4 THEN headers END
                  WHERE id = ?2 AND state = 'leased' AND token = ?3 AND due_at > ?1",
             )?.execute(params![millis(now), id, token.get() as i64, keep_body])?;
             Ok(changed == 1)

@@ -6,6 +6,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::events::WebhookEvent;
+use crate::inbox::StoredHeaders;
 use crate::{Rejection, VerifiedEvent};
 
 /// A verified delivery, with its event parsed as `E`.
@@ -17,6 +18,7 @@ pub struct Delivery<E = ()> {
     /// The parsed event.
     pub event: E,
     meta: VerifiedEvent,
+    stored_headers: Option<StoredHeaders>,
 }
 
 impl<E: WebhookEvent> Delivery<E> {
@@ -27,6 +29,7 @@ impl<E: WebhookEvent> Delivery<E> {
             Ok(event) => Ok(Self {
                 event,
                 meta: verified,
+                stored_headers: None,
             }),
             Err(error) => {
                 tracing::warn!(
@@ -61,6 +64,18 @@ impl<E> Delivery<E> {
     /// The raw body, exactly as received and verified.
     pub fn raw(&self) -> &Bytes {
         self.meta.body()
+    }
+
+    /// In inbox mode, the headers the delivery arrived with (kept with it
+    /// in the store); `None` in synchronous mode, where the framework's
+    /// request has them.
+    pub fn stored_headers(&self) -> Option<&StoredHeaders> {
+        self.stored_headers.as_ref()
+    }
+
+    pub(crate) fn with_stored_headers(mut self, headers: StoredHeaders) -> Self {
+        self.stored_headers = Some(headers);
+        self
     }
 
     /// The parsed event.

@@ -20,6 +20,10 @@ pub trait Headers {
     /// Calls `f` with each value of `name` (lowercase ASCII), in order.
     fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8]));
 
+    /// Calls `f` with every header's name and value, in order (for the
+    /// inbox, which keeps a delivery's headers with its body).
+    fn for_each_header(&self, f: &mut dyn FnMut(&str, &[u8]));
+
     /// The single value of `name`, or whether it is absent or repeated.
     fn header(&self, name: &str) -> HeaderValue<'_> {
         let mut found = HeaderValue::Absent;
@@ -39,11 +43,21 @@ impl Headers for http::HeaderMap {
             f(v.as_bytes());
         }
     }
+
+    fn for_each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        for (name, value) in self {
+            f(name.as_str(), value.as_bytes());
+        }
+    }
 }
 
 impl<H: Headers + ?Sized> Headers for &H {
     fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
         (**self).for_each_value(name, f)
+    }
+
+    fn for_each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        (**self).for_each_header(f)
     }
 }
 
@@ -57,10 +71,54 @@ impl<N: AsRef<str>, V: AsRef<[u8]>> Headers for [(N, V)] {
             }
         }
     }
+
+    fn for_each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        for (n, v) in self {
+            f(n.as_ref(), v.as_ref());
+        }
+    }
 }
 
 impl<N: AsRef<str>, V: AsRef<[u8]>> Headers for Vec<(N, V)> {
     fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
         self.as_slice().for_each_value(name, f)
     }
+
+    fn for_each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        self.as_slice().for_each_header(f)
+    }
+}
+
+/// Whether `name` (lowercase) belongs to one connection rather than to the
+/// message (RFC 9110 section 7.6.1, plus `host`): a proxy or a store does
+/// not pass it on. Headers that a message's `Connection` header names are
+/// hop-by-hop too; see [`connection_names`].
+pub fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+    )
+}
+
+/// The header names listed in `headers`' `Connection` values, lowercase.
+pub fn connection_names(headers: &dyn Headers) -> Vec<String> {
+    let mut names = Vec::new();
+    headers.for_each_value("connection", &mut |value| {
+        for token in String::from_utf8_lossy(value).split(',') {
+            let token = token.trim();
+            if !token.is_empty() {
+                names.push(token.to_ascii_lowercase());
+            }
+        }
+    });
+    names
 }

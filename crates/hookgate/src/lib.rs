@@ -21,7 +21,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::Delivery;
 pub use envelope::VerifiedEvent;
 pub use error::{error_body, ConfigError, Rejection, DEADLINE_RETRY_AFTER};
-pub use headers::{HeaderValue, Headers};
+pub use headers::{connection_names, is_hop_by_hop, HeaderValue, Headers};
 pub use layer::WebhookLayer;
 pub use secret::{Secret, Secrets};
 pub use verifier::{

@@ -95,24 +95,6 @@ where
     res.map(|body| body.map_err(Into::into).boxed_unsync())
 }
 
-/// Headers that belong to one connection, not to the message (RFC 9110
-/// section 7.6.1), besides those the `Connection` header names.
-fn hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-    )
-}
-
 /// hookgate's own markers: never passed on from outside (a sender forging
 /// `hookgate-verified`, an upstream forging `hookgate-dedupe`).
 fn hookgate_marker(name: &HeaderName) -> bool {
@@ -122,18 +104,11 @@ fn hookgate_marker(name: &HeaderName) -> bool {
 /// The end-to-end headers of `from`: without hop-by-hop headers, those that
 /// its `Connection` header names, and hookgate's markers.
 pub(crate) fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
-    let named: Vec<&str> = from
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
+    let named = hookgate::connection_names(from);
     for (name, value) in from {
-        if hop_by_hop(name)
+        if hookgate::is_hop_by_hop(name.as_str())
             || hookgate_marker(name)
-            || named.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()))
+            || named.iter().any(|n| n == name.as_str())
         {
             continue;
         }
@@ -259,12 +234,19 @@ fn inbox_route<S: InboxStore>(
     let service = ServiceExt::<Request<Incoming>>::map_response(stack, boxed);
     let workers = Workers::spawn(store, verifier, config, move |hook: Delivery<()>| {
         let (client, upstream) = (client.clone(), upstream.clone());
+        // The delivery as it arrived: its stored headers (signature
+        // included), so that an upstream that verifies again can.
         let mut req = Request::new(Full::new(hook.raw().clone()));
         *req.method_mut() = http::Method::POST;
-        req.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        if let Some(stored) = hook.stored_headers() {
+            *req.headers_mut() = stored.to_header_map();
+        }
+        if !req.headers().contains_key(header::CONTENT_TYPE) {
+            req.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
         req.extensions_mut().insert(hook.meta().clone());
         req.extensions_mut()
             .insert(AnswerBy::within(attempt_timeout));

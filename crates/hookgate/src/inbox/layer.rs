@@ -10,7 +10,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::Service;
 
-use super::{Enqueued, InboxStore, NewEvent};
+use super::{Enqueued, InboxStore, NewEvent, StoredHeaders};
 use crate::dedupe::{outcome_response, DedupeOutcome, KeySource, DEFAULT_RETRY_AFTER};
 use crate::{error_body, VerifiedEvent, Verifier};
 
@@ -82,6 +82,7 @@ impl<St: InboxStore> Inbox<St> {
                 event_type: event.event_type().to_owned(),
                 received_at: SystemTime::now(),
                 body: event.body().clone(),
+                headers: StoredHeaders::capture(headers),
             });
         let store = self.store.clone();
         async move {

@@ -26,9 +26,11 @@
 //! acknowledged).
 
 mod layer;
+mod stored_headers;
 mod worker;
 
 pub use layer::{Answer, Inbox, InboxLayer};
+pub use stored_headers::StoredHeaders;
 pub use worker::{HandlerError, RetrySchedule, WorkerConfig, Workers};
 
 use std::fmt;
@@ -57,6 +59,8 @@ pub struct NewEvent {
     pub received_at: SystemTime,
     /// The verified body.
     pub body: Bytes,
+    /// The request's end-to-end headers (signature included).
+    pub headers: StoredHeaders,
 }
 
 /// What `enqueue` did.
@@ -128,6 +132,9 @@ pub struct Leased {
     pub scheme: String,
     /// The verified body.
     pub body: Bytes,
+    /// The headers it arrived with (empty for events stored before hookgate
+    /// kept them).
+    pub headers: StoredHeaders,
 }
 
 /// What an operator sees of a stored event.

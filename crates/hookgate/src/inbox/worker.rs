@@ -293,6 +293,7 @@ where
             .verifier
             .reopen(event.body.clone())
             .and_then(Delivery::<E>::from_verified)
+            .map(|delivery| delivery.with_stored_headers(event.headers.clone()))
         {
             Err(rejection) => Err(HandlerError::Permanent(format!(
                 "stored event unreadable: {rejection}"
