@@ -1,7 +1,8 @@
 //! Inbox mode through both adapters on real servers (127.0.0.1): stored and
 //! acknowledged, a duplicate marked and not stored twice, a forgery refused,
-//! and 503 with Retry-After when the store cannot take the event; axum and
-//! actix-web answer each step alike.
+//! an event the handler's type cannot take refused with 400 (as in
+//! synchronous mode), and 503 with Retry-After when the store cannot take
+//! the event; axum and actix-web answer each step alike.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use hookgate::events::AexoEvent;
 use hookgate::inbox::{Inbox, InboxStore};
 use hookgate::scheme::Aexo;
 use hookgate::{testing, Verifier, WebhookLayer};
@@ -33,7 +35,7 @@ fn inbox_file(name: &str) -> PathBuf {
 async fn axum_server(store: Arc<SqliteInbox>, verifier: Verifier) -> SocketAddr {
     let route = tower::ServiceBuilder::new()
         .layer(WebhookLayer::new(verifier.clone()))
-        .service(Inbox::new(store, &verifier));
+        .service(Inbox::new(store, &verifier).parses_as::<AexoEvent>());
     let app = axum::Router::new().route_service(PATH, route);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -44,7 +46,7 @@ async fn axum_server(store: Arc<SqliteInbox>, verifier: Verifier) -> SocketAddr 
 fn actix_server(store: Arc<SqliteInbox>, verifier: Verifier) -> SocketAddr {
     use actix_web::{web, App, HttpResponse, HttpServer};
     let middleware = hookgate_actix::VerifyWebhook::new(verifier.clone())
-        .with_inbox(Inbox::new(store, &verifier));
+        .with_inbox(Inbox::new(store, &verifier).parses_as::<AexoEvent>());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -81,6 +83,17 @@ async fn deliver(addr: SocketAddr, id: &str, secret: &str) -> Reply {
     post(addr, PATH, &testing::sign(&Aexo, secret, &body), &body).await
 }
 
+/// A `dataset.refreshed` event whose `records_updated` is not a number:
+/// signed and a valid envelope, but `AexoEvent` cannot take it.
+async fn deliver_mistyped(addr: SocketAddr, id: &str) -> Reply {
+    let data = serde_json::json!({
+        "dataset_name": "d", "records_updated": "not a number", "records_added": 1,
+        "records_removed": 0, "refresh_cycle": "monthly"
+    });
+    let body = testing::aexo_body(id, "dataset.refreshed", data);
+    post(addr, PATH, &testing::sign(&Aexo, SECRET, &body), &body).await
+}
+
 /// The four steps against one server; returns what the sender saw at each.
 async fn steps(
     addr: SocketAddr,
@@ -90,6 +103,7 @@ async fn steps(
     let stored = deliver(addr, "wh_ad_1", SECRET).await;
     let duplicate = deliver(addr, "wh_ad_1", SECRET).await;
     let forged = deliver(addr, "wh_ad_2", "guessed").await;
+    let mistyped = deliver_mistyped(addr, "wh_ad_4").await;
     let lock = exclusive_lock(file);
     let unavailable = deliver(addr, "wh_ad_3", SECRET).await;
     drop(lock);
@@ -98,14 +112,15 @@ async fn steps(
         stats.pending, 1,
         "only the first event is stored: {stats:?}"
     );
-    [stored, duplicate, forged, unavailable]
+    [stored, duplicate, forged, mistyped, unavailable]
         .iter()
         .map(seen)
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_adapters_store_mark_duplicates_and_answer_503_when_the_store_cannot_take_it() {
+async fn both_adapters_store_mark_duplicates_refuse_mistyped_events_and_answer_503_when_the_store_cannot_take_it(
+) {
     let verifier = Verifier::aexo(SECRET).unwrap();
     let (axum_file, actix_file) = (inbox_file("axum"), inbox_file("actix"));
     let axum_store = Arc::new(SqliteInbox::open(&axum_file).unwrap());
@@ -117,7 +132,7 @@ async fn both_adapters_store_mark_duplicates_and_answer_503_when_the_store_canno
         steps(axum_addr, &axum_store, &axum_file),
         steps(actix_addr, &actix_store, &actix_file)
     );
-    let [stored, duplicate, forged, unavailable] = &on_axum[..] else {
+    let [stored, duplicate, forged, mistyped, unavailable] = &on_axum[..] else {
         panic!("{on_axum:?}")
     };
     assert_eq!(stored, &(200, "{\"queued\":true}".into(), None, None));
@@ -126,6 +141,16 @@ async fn both_adapters_store_mark_duplicates_and_answer_503_when_the_store_canno
         (200, Some("duplicate"))
     );
     assert_eq!(forged.0, 401);
+    assert_eq!(
+        mistyped,
+        &(
+            400,
+            "{\"error\":\"event data does not match the expected type\"}".into(),
+            None,
+            None
+        ),
+        "acknowledged an event the handler can never take"
+    );
     assert_eq!(unavailable.0, 503, "{unavailable:?}");
     assert!(unavailable.3.is_some(), "503 without Retry-After");
     assert_eq!(on_axum, on_actix, "the adapters answered differently");

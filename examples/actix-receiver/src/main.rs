@@ -54,8 +54,11 @@ async fn main() -> ExitCode {
                     .map_err(|e| e.to_string())
             };
             let (aexo_store, axifi_store) = (open("aexo")?, open("axifi")?);
-            aexo = aexo.with_inbox(Inbox::new(aexo_store.clone(), &aexo_v));
-            axifi = axifi.with_inbox(Inbox::new(axifi_store.clone(), &axifi_v));
+            // Events the handlers' types cannot take are refused with 400.
+            aexo =
+                aexo.with_inbox(Inbox::new(aexo_store.clone(), &aexo_v).parses_as::<AexoEvent>());
+            axifi = axifi
+                .with_inbox(Inbox::new(axifi_store.clone(), &axifi_v).parses_as::<AxifiEvent>());
             let config = receiver_common::worker_config()?;
             workers.push(Workers::spawn(
                 aexo_store,

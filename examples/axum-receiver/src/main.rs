@@ -76,15 +76,23 @@ fn inbox_app(options: &Options, dir: &std::path::Path) -> Result<(Router, Vec<Wo
             },
         ),
     ];
-    let route = |verifier: hookgate::Verifier, store: Arc<SqliteInbox>| {
-        let inbox = Inbox::new(store, &verifier);
-        ServiceBuilder::new()
-            .layer(WebhookLayer::new(verifier))
-            .service(inbox)
-    };
+    // Events the handlers' types cannot take are refused with 400, as in
+    // synchronous mode, instead of being acknowledged and then dead.
+    let aexo_inbox = Inbox::new(aexo_store, &aexo).parses_as::<AexoEvent>();
+    let axifi_inbox = Inbox::new(axifi_store, &axifi).parses_as::<AxifiEvent>();
     let app = Router::new()
-        .route_service("/webhooks/aexo", route(aexo, aexo_store))
-        .route_service("/webhooks/axifi", route(axifi, axifi_store))
+        .route_service(
+            "/webhooks/aexo",
+            ServiceBuilder::new()
+                .layer(WebhookLayer::new(aexo))
+                .service(aexo_inbox),
+        )
+        .route_service(
+            "/webhooks/axifi",
+            ServiceBuilder::new()
+                .layer(WebhookLayer::new(axifi))
+                .service(axifi_inbox),
+        )
         .route("/healthz", get(|| async { "ok" }));
     Ok((app, workers))
 }

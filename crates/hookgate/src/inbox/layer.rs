@@ -12,7 +12,8 @@ use tower::Service;
 
 use super::{Enqueued, InboxStore, NewEvent, StoredHeaders};
 use crate::dedupe::{outcome_response, DedupeOutcome, KeySource, DEFAULT_RETRY_AFTER};
-use crate::{error_body, VerifiedEvent, Verifier};
+use crate::events::WebhookEvent;
+use crate::{error_body, Delivery, Rejection, VerifiedEvent, Verifier};
 
 /// The inbox end of a route: stores the verified event and answers the
 /// sender, without calling any handler (the [`Workers`](super::Workers) do).
@@ -24,6 +25,14 @@ pub struct Inbox<St> {
     store: Arc<St>,
     namespace: Arc<str>,
     key: KeySource,
+    check: Option<TypeCheck>,
+}
+
+/// Whether an event parses as the handler's type (see [`Inbox::parses_as`]).
+type TypeCheck = fn(&VerifiedEvent) -> Result<(), Rejection>;
+
+fn parses_as<E: WebhookEvent>(event: &VerifiedEvent) -> Result<(), Rejection> {
+    Delivery::<E>::from_verified(event.clone()).map(drop)
 }
 
 impl<St> Clone for Inbox<St> {
@@ -32,6 +41,7 @@ impl<St> Clone for Inbox<St> {
             store: self.store.clone(),
             namespace: self.namespace.clone(),
             key: self.key.clone(),
+            check: self.check,
         }
     }
 }
@@ -48,7 +58,18 @@ impl<St: InboxStore> Inbox<St> {
             store,
             namespace: verifier.scheme().name().into(),
             key: KeySource::default_for(verifier),
+            check: None,
         }
+    }
+
+    /// Refuses, when it arrives, an event that the workers' handler type
+    /// `E` cannot be parsed from: the sender gets 400, as in synchronous
+    /// mode, instead of a 200 for an event that could only go dead. Use the
+    /// `E` of the `Delivery<E>` your [`Workers`](super::Workers) handler takes.
+    #[must_use]
+    pub fn parses_as<E: WebhookEvent>(mut self) -> Self {
+        self.check = Some(parses_as::<E>);
+        self
     }
 
     /// Uses another key source.
@@ -72,6 +93,7 @@ impl<St: InboxStore> Inbox<St> {
         event: &VerifiedEvent,
         headers: &dyn crate::Headers,
     ) -> impl Future<Output = Answer> + Send + 'static {
+        let fits = self.check.map_or(Ok(()), |check| check(event));
         let prepared = self
             .key
             .key_for(&self.namespace, event, headers)
@@ -86,6 +108,14 @@ impl<St: InboxStore> Inbox<St> {
             });
         let store = self.store.clone();
         async move {
+            if let Err(rejection) = fits {
+                crate::metrics::inbox_stored("refused");
+                return Answer {
+                    status: rejection.status().as_u16(),
+                    headers: Vec::new(),
+                    body: rejection.json_body(),
+                };
+            }
             let new = match prepared {
                 Ok(new) => new,
                 Err(outcome) => return Answer::from(outcome),
