@@ -330,22 +330,93 @@ async fn behind_a_load_balancer_only_a_trusted_peers_forwarding_header_counts() 
 #[test]
 fn a_bad_config_is_refused_at_start_with_the_line_and_the_reason() {
     let dir = temp_dir("bad");
-    let path = config(&dir, "127.0.0.1:9".parse().unwrap(), "");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("scheme = \"aexo\"", "scheme = \"stripe\"");
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("hookgate.toml:10: unknown scheme \"stripe\""),
-        "{stderr}"
-    );
+    let path = config(&dir, "127.0.0.1:9".parse().unwrap(), "# server extra");
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(dir.join("a-file"), "not a folder").unwrap();
+    let inbox = |section: &str| format!("{good}ack = \"inbox\"\n\n[inbox]\n{section}\n");
+    // (the file, what stderr must say); lines: 3 is the server's extra
+    // setting, 7 the dedupe store's second line, 9-12 the route.
+    let cases = [
+        (
+            good.replace("scheme = \"aexo\"", "scheme = \"stripe\""),
+            "hookgate.toml:10: unknown scheme \"stripe\"",
+        ),
+        (
+            good.replace(
+                "store = \"memory\"",
+                "store = \"memory\"\ncapacity = 1000000000000",
+            ),
+            "hookgate.toml:7: capacity = 1000000000000: give 1 to 10000000 ids",
+        ),
+        (
+            good.replace("# server extra", "deadline_secs = 1e-9"),
+            "hookgate.toml:3: deadline_secs = 0.000000001: at least 1 second",
+        ),
+        (
+            good.replace("path = \"/webhooks/aexo\"", "path = \"/healthz\""),
+            "hookgate.toml:9: path \"/healthz\" is the proxy's own health check",
+        ),
+        (
+            good.replace(
+                "path = \"/webhooks/aexo\"",
+                "path = \"/webhooks/aexo?tenant=1\"",
+            ),
+            "hookgate.toml:9: path \"/webhooks/aexo?tenant=1\": routes match the path alone",
+        ),
+        (
+            good.replace("http://127.0.0.1:9/hook", "http://user:pw@127.0.0.1:9/hook"),
+            "hookgate.toml:12: upstream has credentials",
+        ),
+        (
+            good.replace("# server extra", "max_connections = 0"),
+            "hookgate.toml:3: max_connections = 0",
+        ),
+        (
+            good.replace("# server extra", "header_read_timeout_secs = 0"),
+            "hookgate.toml:3: header_read_timeout_secs = 0",
+        ),
+        (
+            good.replace(
+                "# server extra",
+                "tls = { cert = \"missing.pem\", key = \"missing.pem\" }",
+            ),
+            "hookgate.toml:3: certificate ",
+        ),
+        (
+            good.replace(
+                "store = \"memory\"",
+                "store = \"redis\"\nredis_url = \"not a url\"",
+            ),
+            "hookgate.toml:7: redis_url \"not a url\"",
+        ),
+        (
+            inbox("store = \"sqlite\"\nattempt_timeout_secs = 0"),
+            "hookgate.toml:17: attempt_timeout_secs = 0",
+        ),
+        (
+            inbox("store = \"sqlite\"\ndir = \"a-file\""),
+            "hookgate.toml:17: inbox dir ",
+        ),
+        (
+            inbox("store = \"redis\"\nredis_url = \"redis://127.0.0.1:1/0\""),
+            "hookgate.toml:17: inbox redis_url \"redis://127.0.0.1:1/0\"",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&path, &text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "want {expected:?}, got: {stderr}\n{text}"
+        );
+        assert!(!stderr.contains("dedupe store error"), "{stderr}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

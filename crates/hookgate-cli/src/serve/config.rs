@@ -8,6 +8,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+/// The proxy answers this path itself (`ok`), so no route may use it.
+pub(crate) const HEALTH_PATH: &str = "/healthz";
+
+/// The most ids the memory dedupe store may hold (about 1 GB).
+const MAX_MEMORY_CAPACITY: usize = 10_000_000;
+
 /// A configuration error: where and why.
 #[derive(Debug)]
 pub(crate) struct ConfigError {
@@ -17,9 +23,16 @@ pub(crate) struct ConfigError {
 
 impl ConfigError {
     fn at(text: &str, span: std::ops::Range<usize>, message: impl Into<String>) -> Self {
-        let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
         Self {
-            line: Some(line),
+            line: Some(line_of(text, span)),
+            message: message.into(),
+        }
+    }
+
+    /// An error found while starting, at `line` when known.
+    pub(crate) fn starting(line: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            line,
             message: message.into(),
         }
     }
@@ -41,7 +54,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct Server {
     listen: Spanned<String>,
-    tls: Option<Tls>,
+    tls: Option<Spanned<Tls>>,
     #[serde(default)]
     trusted_proxies: Option<Spanned<Vec<String>>>,
     #[serde(default)]
@@ -67,9 +80,9 @@ struct Tls {
 #[serde(deny_unknown_fields)]
 struct Dedupe {
     store: Spanned<String>,
-    redis_url: Option<String>,
+    redis_url: Option<Spanned<String>>,
     key_prefix: Option<String>,
-    capacity: Option<usize>,
+    capacity: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,12 +102,12 @@ struct Route {
 #[serde(deny_unknown_fields)]
 struct InboxSection {
     store: Spanned<String>,
-    dir: Option<PathBuf>,
-    redis_url: Option<String>,
+    dir: Option<Spanned<PathBuf>>,
+    redis_url: Option<Spanned<String>>,
     key_prefix: Option<String>,
-    workers: Option<usize>,
-    attempt_timeout_secs: Option<u64>,
-    lease_secs: Option<u64>,
+    workers: Option<Spanned<i64>>,
+    attempt_timeout_secs: Option<Spanned<f64>>,
+    lease_secs: Option<Spanned<f64>>,
     keep_done_bodies: Option<bool>,
     trust_operator: Option<bool>,
 }
@@ -120,6 +133,22 @@ pub(crate) struct Config {
     pub(crate) store: StoreConfig,
     pub(crate) routes: Vec<RouteConfig>,
     pub(crate) inbox: Option<InboxConfig>,
+    /// Lines of the settings whose mistakes show only at start (a TLS file,
+    /// a Redis server, a folder), for the error message.
+    pub(crate) lines: Lines,
+}
+
+/// Where settings are in the file (1-based lines).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Lines {
+    pub(crate) listen: Option<usize>,
+    pub(crate) tls: Option<usize>,
+    pub(crate) dedupe_redis: Option<usize>,
+    pub(crate) inbox_store: Option<usize>,
+}
+
+fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
+    text[..span.start.min(text.len())].matches('\n').count() + 1
 }
 
 #[derive(Debug)]
@@ -222,6 +251,16 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
         Some(secs) => {
             let d = Duration::try_from_secs_f64(*secs.get_ref())
                 .map_err(|e| ConfigError::at(text, secs.span(), format!("deadline_secs: {e}")))?;
+            if d < Duration::from_secs(1) {
+                return Err(ConfigError::at(
+                    text,
+                    secs.span(),
+                    format!(
+                        "deadline_secs = {}: at least 1 second (a shorter deadline fails every delivery)",
+                        secs.get_ref()
+                    ),
+                ));
+            }
             hookgate::Verifier::aexo("probe")
                 .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?
                 .handler_deadline(d)
@@ -245,6 +284,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
         },
     };
     let limits = server_limits(text, &server)?;
+    let mut dedupe_redis_line = None;
     let store = match &file.dedupe {
         None => StoreConfig::Memory {
             capacity: hookgate::dedupe::DEFAULT_CAPACITY,
@@ -254,14 +294,34 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             let d = d.get_ref();
             match d.store.get_ref().as_str() {
                 "memory" => StoreConfig::Memory {
-                    capacity: d.capacity.unwrap_or(hookgate::dedupe::DEFAULT_CAPACITY),
+                    capacity: match &d.capacity {
+                        None => hookgate::dedupe::DEFAULT_CAPACITY,
+                        Some(c) => usize::try_from(*c.get_ref())
+                            .ok()
+                            .filter(|c| (1..=MAX_MEMORY_CAPACITY).contains(c))
+                            .ok_or_else(|| {
+                                ConfigError::at(
+                                    text,
+                                    c.span(),
+                                    format!(
+                                        "capacity = {}: give 1 to {MAX_MEMORY_CAPACITY} ids (about 100 bytes each); \
+                                         for more, use store = \"redis\"",
+                                        c.get_ref()
+                                    ),
+                                )
+                            })?,
+                    },
                 },
-                "redis" => StoreConfig::Redis {
-                    url: d.redis_url.clone().ok_or_else(|| {
+                "redis" => {
+                    let url = d.redis_url.as_ref().ok_or_else(|| {
                         ConfigError::at(text, span, "store = \"redis\" needs redis_url")
-                    })?,
-                    key_prefix: d.key_prefix.clone(),
-                },
+                    })?;
+                    dedupe_redis_line = Some(line_of(text, url.span()));
+                    StoreConfig::Redis {
+                        url: url.get_ref().clone(),
+                        key_prefix: d.key_prefix.clone(),
+                    }
+                }
                 other => {
                     return Err(ConfigError::at(
                         text,
@@ -292,12 +352,22 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
                 ))
             }
         };
-        if !r.path.get_ref().starts_with('/') {
-            return Err(ConfigError::at(
-                text,
-                r.path.span(),
-                "path must start with /",
-            ));
+        let path = r.path.get_ref();
+        let refused = if !path.starts_with('/') {
+            Some("path must start with /".to_owned())
+        } else if path.contains(['?', '#']) {
+            Some(format!(
+                "path {path:?}: routes match the path alone; remove the query or fragment"
+            ))
+        } else if path == HEALTH_PATH {
+            Some(format!(
+                "path {path:?} is the proxy's own health check; choose another path"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = refused {
+            return Err(ConfigError::at(text, r.path.span(), message));
         }
         if routes
             .iter()
@@ -322,6 +392,17 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
                     format!("upstream {:?} must be an http:// URL", r.upstream.get_ref()),
                 )
             })?;
+        if upstream
+            .authority()
+            .is_some_and(|a| a.as_str().contains('@'))
+        {
+            return Err(ConfigError::at(
+                text,
+                r.upstream.span(),
+                "upstream has credentials (user:password@): hookgate does not send them; \
+                 remove them, and let the upstream trust hookgate-verified from the proxy's address",
+            ));
+        }
         if r.secrets.get_ref().is_empty() {
             return Err(ConfigError::at(
                 text,
@@ -388,6 +469,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             freshness: r.freshness_secs.map(Duration::from_secs),
         });
     }
+    let mut inbox_store_line = None;
     let inbox = match &file.inbox {
         None => None,
         Some(section) => {
@@ -399,19 +481,33 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
                     span,
                     "trust_operator is for store = \"redis\" (a managed server that hides CONFIG)",
                 )),
-                "sqlite" => InboxStoreConfig::Sqlite {
-                    dir: base.join(i.dir.clone().unwrap_or_else(|| "hookgate-inbox".into())),
-                },
-                "redis" => InboxStoreConfig::Redis {
-                    url: i.redis_url.clone().ok_or_else(|| {
+                "sqlite" => {
+                    inbox_store_line = Some(match &i.dir {
+                        Some(dir) => line_of(text, dir.span()),
+                        None => line_of(text, i.store.span()),
+                    });
+                    InboxStoreConfig::Sqlite {
+                        dir: base.join(
+                            i.dir
+                                .as_ref()
+                                .map_or_else(|| "hookgate-inbox".into(), |d| d.get_ref().clone()),
+                        ),
+                    }
+                }
+                "redis" => {
+                    let url = i.redis_url.as_ref().ok_or_else(|| {
                         ConfigError::at(text, span.clone(), "store = \"redis\" needs redis_url")
-                    })?,
-                    key_prefix: i
-                        .key_prefix
-                        .clone()
-                        .unwrap_or_else(|| "hookgate:inbox".into()),
-                    trust_operator: i.trust_operator.unwrap_or(false),
-                },
+                    })?;
+                    inbox_store_line = Some(line_of(text, url.span()));
+                    InboxStoreConfig::Redis {
+                        url: url.get_ref().clone(),
+                        key_prefix: i
+                            .key_prefix
+                            .clone()
+                            .unwrap_or_else(|| "hookgate:inbox".into()),
+                        trust_operator: i.trust_operator.unwrap_or(false),
+                    }
+                }
                 other => {
                     return Err(ConfigError::at(
                         text,
@@ -420,9 +516,27 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
                     ))
                 }
             };
-            let attempt_timeout = Duration::from_secs(i.attempt_timeout_secs.unwrap_or(60));
-            let lease = Duration::from_secs(i.lease_secs.unwrap_or(120));
-            let workers = i.workers.unwrap_or(2);
+            let attempt_timeout = match &i.attempt_timeout_secs {
+                Some(v) => seconds(text, "attempt_timeout_secs", v, 1.0)?,
+                None => Duration::from_secs(60),
+            };
+            let lease = match &i.lease_secs {
+                Some(v) => seconds(text, "lease_secs", v, 1.0)?,
+                None => Duration::from_secs(120),
+            };
+            let workers = match &i.workers {
+                None => 2,
+                Some(w) => usize::try_from(*w.get_ref())
+                    .ok()
+                    .filter(|w| (1..=1024).contains(w))
+                    .ok_or_else(|| {
+                        ConfigError::at(
+                            text,
+                            w.span(),
+                            format!("workers = {}: give 1 to 1024", w.get_ref()),
+                        )
+                    })?,
+            };
             hookgate::inbox::WorkerConfig::new(workers, lease, attempt_timeout)
                 .map_err(|e| ConfigError::at(text, span, e.to_string()))?;
             Some(InboxConfig {
@@ -434,10 +548,20 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             })
         }
     };
+    let lines = Lines {
+        listen: Some(line_of(text, server.listen.span())),
+        tls: server.tls.as_ref().map(|t| line_of(text, t.span())),
+        dedupe_redis: dedupe_redis_line,
+        inbox_store: inbox_store_line,
+    };
     Ok(Config {
         inbox,
+        lines,
         listen,
-        tls: server.tls.map(|t| (base.join(t.cert), base.join(t.key))),
+        tls: server
+            .tls
+            .map(|t| t.into_inner())
+            .map(|t| (base.join(t.cert), base.join(t.key))),
         trusted_proxies,
         allow_plain_loopback: server.allow_plain_loopback,
         deadline,

@@ -29,13 +29,14 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: &ServeArgs) -> Result<bool, String> {
-    let config = config::load(&args.config).map_err(|e| match e.line {
+    let located = |e: config::ConfigError| match e.line {
         Some(line) => format!("{}:{line}: {}", args.config.display(), e.message),
         None => format!("{}: {}", args.config.display(), e.message),
-    })?;
+    };
+    let config = config::load(&args.config).map_err(located)?;
     init_logs(config.json_logs);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config)).map_err(located)
 }
 
 fn init_logs(json: bool) {
@@ -53,23 +54,32 @@ fn init_logs(json: bool) {
     }
 }
 
-async fn serve(config: config::Config) -> Result<bool, String> {
+async fn serve(config: config::Config) -> Result<bool, config::ConfigError> {
+    use config::ConfigError;
+    let unlocated = |e: String| ConfigError::starting(None, e);
     let router = proxy::Router::build(&config).await?;
     let certs = match &config.tls {
-        Some((cert, key)) => Some(tls::Certs::load(cert, key)?),
+        Some((cert, key)) => Some(
+            tls::Certs::load(cert, key).map_err(|e| ConfigError::starting(config.lines.tls, e))?,
+        ),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        ConfigError::starting(
+            config.lines.listen,
+            format!("cannot listen on {}: {e}", config.listen),
+        )
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| unlocated(e.to_string()))?;
     let scheme = if certs.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{addr}");
     tracing::info!(%addr, tls = certs.is_some(), routes = config.routes.len(), "hookgate proxy started");
 
-    let mut hangup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(|e| unlocated(e.to_string()))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| unlocated(e.to_string()))?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| unlocated(e.to_string()))?;
     let reload = certs.clone();
     // SIGHUP re-reads the certificate; SIGTERM or SIGINT stops accepting.
     let shutdown = async move {
@@ -97,7 +107,7 @@ async fn serve(config: config::Config) -> Result<bool, String> {
         Some(certs) => serve_with(listener, certs, make, config.limits.clone(), shutdown).await,
         None => serve_with(listener, Plain, make, config.limits.clone(), shutdown).await,
     };
-    served.map_err(|e| format!("server failed: {e}"))?;
+    served.map_err(|e| unlocated(format!("server failed: {e}")))?;
     router.stop_workers().await;
     Ok(true)
 }

@@ -26,7 +26,7 @@ use hookgate::Delivery;
 use hookgate_redis::{DurabilityCheck, RedisInbox};
 use hookgate_sqlite::SqliteInbox;
 
-use super::config::{Config, InboxStoreConfig, StoreConfig};
+use super::config::{Config, ConfigError, InboxStoreConfig, StoreConfig, HEALTH_PATH};
 
 /// The header telling the upstream the delivery was verified (its scheme).
 pub(crate) const VERIFIED_HEADER: &str = "hookgate-verified";
@@ -274,13 +274,24 @@ fn route_name(path: &str) -> String {
 }
 
 impl Router {
-    pub(crate) async fn build(config: &Config) -> Result<Self, String> {
+    /// Builds every route; a failure names the configuration line it came
+    /// from where there is one (a Redis server, an inbox folder).
+    pub(crate) async fn build(config: &Config) -> Result<Self, ConfigError> {
+        Self::build_routes(config)
+            .await
+            .map_err(|(line, message)| ConfigError::starting(line, message))
+    }
+
+    async fn build_routes(config: &Config) -> Result<Self, (Option<usize>, String)> {
+        let lines = &config.lines;
+        let plain = |e: String| (None, e);
         let store = Arc::new(match &config.store {
             StoreConfig::Memory { capacity } => {
                 AnyStore::Memory(MemoryStore::with_capacity(*capacity))
             }
             StoreConfig::Redis { url, key_prefix } => {
-                let mut store = RedisStore::new(url).map_err(|e| e.to_string())?;
+                let mut store = RedisStore::new(url)
+                    .map_err(|e| (lines.dedupe_redis, format!("redis_url {url:?}: {e}")))?;
                 if let Some(prefix) = key_prefix {
                     store = store.key_prefix(prefix.clone());
                 }
@@ -289,16 +300,16 @@ impl Router {
         });
         let policy = HttpsPolicy::new()
             .trust_proxies(&config.trusted_proxies)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| plain(e.to_string()))?
             .allow_plain_loopback_for_development(config.allow_plain_loopback);
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let mut routes = Vec::new();
         let mut workers = Vec::new();
         for route in &config.routes {
-            let mut verifier: Verifier = route.scheme.verifier(&route.secrets[0])?;
+            let mut verifier: Verifier = route.scheme.verifier(&route.secrets[0]).map_err(plain)?;
             verifier = verifier
-                .secrets(hookgate::Secrets::new(&route.secrets).map_err(|e| e.to_string())?);
+                .secrets(hookgate::Secrets::new(&route.secrets).map_err(|e| plain(e.to_string()))?);
             if let Some(limit) = route.max_body_bytes {
                 verifier = verifier.max_body_bytes(limit);
             }
@@ -308,23 +319,25 @@ impl Router {
             if let Some(deadline) = config.deadline {
                 verifier = verifier
                     .handler_deadline(deadline)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| plain(e.to_string()))?;
             }
             if route.inbox {
                 let Some(inbox) = &config.inbox else {
-                    return Err("an inbox route needs an [inbox] section".into());
+                    return Err(plain("an inbox route needs an [inbox] section".into()));
                 };
+                let at_store = |e: String| (lines.inbox_store, e);
                 let worker_config =
                     WorkerConfig::new(inbox.workers, inbox.lease, inbox.attempt_timeout)
-                        .map_err(|e| e.to_string())?
+                        .map_err(|e| plain(e.to_string()))?
                         .keep_done_bodies(inbox.keep_done_bodies);
                 let name = route_name(&route.path);
                 let (service, running) = match &inbox.store {
                     InboxStoreConfig::Sqlite { dir } => {
                         std::fs::create_dir_all(dir)
-                            .map_err(|e| format!("{}: {e}", dir.display()))?;
-                        let store = SqliteInbox::open(dir.join(format!("{name}.sqlite3")))
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|e| at_store(format!("inbox dir {}: {e}", dir.display())))?;
+                        let file = dir.join(format!("{name}.sqlite3"));
+                        let store = SqliteInbox::open(&file)
+                            .map_err(|e| at_store(format!("inbox file {}: {e}", file.display())))?;
                         let upstream = route.upstream.clone();
                         inbox_route(
                             Arc::new(store),
@@ -349,7 +362,7 @@ impl Router {
                         };
                         let store = RedisInbox::connect(url, &prefix, check)
                             .await
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|e| at_store(format!("inbox redis_url {url:?}: {e}")))?;
                         let upstream = route.upstream.clone();
                         inbox_route(
                             Arc::new(store),
@@ -369,7 +382,7 @@ impl Router {
             let deduper = Deduper::builder(store.clone())
                 .namespace(format!("{}:{}", verifier.scheme().name(), route.path))
                 .build(&verifier)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| plain(e.to_string()))?;
             let (client, upstream) = (client.clone(), route.upstream.clone());
             let stack = ServiceBuilder::new()
                 .layer(RequireHttpsLayer::new(policy.clone()))
@@ -408,7 +421,7 @@ impl Router {
         tls: bool,
     ) -> Response<Body> {
         let path = req.uri().path().to_owned();
-        if path == "/healthz" {
+        if path == HEALTH_PATH {
             return Response::new(full(Bytes::from_static(b"ok")));
         }
         let Some((_, service)) = self.routes.iter().find(|(p, _)| *p == path) else {

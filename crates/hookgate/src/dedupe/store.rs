@@ -63,13 +63,15 @@ impl fmt::Debug for Token {
     }
 }
 
-/// A dedupe store could not answer. The layer fails closed on it (503).
+/// A store (dedupe or inbox) could not answer. The layers fail closed on it
+/// (503).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "dedupe store error: {}", self.0)
+        // Shared by the dedupe and the inbox stores: the message names the store.
+        write!(f, "store error: {}", self.0)
     }
 }
 
