@@ -301,25 +301,50 @@ async fn an_upstream_that_outlives_the_deadline_gets_the_sender_a_503() {
 async fn behind_a_load_balancer_only_a_trusted_peers_forwarding_header_counts() {
     let upstream = Upstream::default();
     let up = upstream.start().await;
-    for (trusted, xfp, expected) in [
-        ("127.0.0.1/32", Some("https"), 200),
-        ("127.0.0.1/32", None, 403),
-        ("10.0.0.0/8", Some("https"), 403), // spoofed: the peer is not trusted
-    ] {
-        let dir = temp_dir(&format!("lb-{}", trusted.replace('/', "_")));
+    let xfp = |v| vec![("x-forwarded-proto", v)];
+    // A balancer that sets X-Forwarded-Proto and passes the client's own
+    // Forwarded through: plain HTTP with a forged `Forwarded: proto=https`.
+    let forged = vec![("forwarded", "proto=https"), ("x-forwarded-proto", "http")];
+    for (n, (trusted, owner, headers, expected)) in [
+        ("127.0.0.1/32", "", xfp("https"), 200),
+        ("127.0.0.1/32", "", vec![], 403),
+        ("10.0.0.0/8", "", xfp("https"), 403), // spoofed: the peer is not trusted
+        ("127.0.0.1/32", "", forged.clone(), 403),
+        (
+            "127.0.0.1/32",
+            "proxy_header = \"x-forwarded-proto\"",
+            forged.clone(),
+            403,
+        ),
+        (
+            "127.0.0.1/32",
+            "proxy_header = \"forwarded\"",
+            xfp("https"),
+            403,
+        ),
+        (
+            "127.0.0.1/32",
+            "proxy_header = \"x-forwarded-proto\"",
+            xfp("https"),
+            200,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = temp_dir(&format!("lb-{n}"));
         let proxy = start(&config(
             &dir,
             up,
-            &format!("trusted_proxies = [\"{trusted}\"]"),
+            &format!("trusted_proxies = [\"{trusted}\"]\n{owner}"),
         ));
         let url = format!("http://{}/webhooks/aexo", proxy.addr);
-        let (sig, body) = delivery(&format!("wh_lb_{}", upstream.count()), "");
-        let extra: Vec<(&str, &str)> = xfp.map(|v| ("x-forwarded-proto", v)).into_iter().collect();
-        let res = post(&reqwest::Client::new(), &url, &sig, &body, &extra).await;
+        let (sig, body) = delivery(&format!("wh_lb_{n}"), "");
+        let res = post(&reqwest::Client::new(), &url, &sig, &body, &headers).await;
         assert_eq!(
             res.status().as_u16(),
             expected,
-            "trusted {trusted}, xfp {xfp:?}"
+            "trusted {trusted}, {owner}, {headers:?}"
         );
         if expected == 403 {
             assert!(res.text().await.unwrap().contains("HTTPS is required"));

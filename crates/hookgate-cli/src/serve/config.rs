@@ -59,6 +59,7 @@ struct Server {
     trusted_proxies: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     allow_plain_loopback: bool,
+    proxy_header: Option<Spanned<String>>,
     deadline_secs: Option<Spanned<f64>>,
     #[serde(default)]
     log_format: Option<Spanned<String>>,
@@ -125,6 +126,8 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
     pub(crate) trusted_proxies: Vec<String>,
+    /// The forwarding header the trusted proxies own.
+    pub(crate) proxy_header: hookgate::https::ProxyHeader,
     pub(crate) allow_plain_loopback: bool,
     pub(crate) deadline: Option<Duration>,
     pub(crate) json_logs: bool,
@@ -246,6 +249,19 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             list.get_ref().clone()
         }
         None => Vec::new(),
+    };
+    let proxy_header = match &server.proxy_header {
+        None => hookgate::https::ProxyHeader::default(),
+        Some(name) => hookgate::https::ProxyHeader::parse(name.get_ref()).ok_or_else(|| {
+            ConfigError::at(
+                text,
+                name.span(),
+                format!(
+                    "proxy_header = {:?}: use \"x-forwarded-proto\", \"forwarded\" or \"either\"",
+                    name.get_ref()
+                ),
+            )
+        })?,
     };
     let deadline = match &server.deadline_secs {
         Some(secs) => {
@@ -563,6 +579,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
             .map(|t| t.into_inner())
             .map(|t| (base.join(t.cert), base.join(t.key))),
         trusted_proxies,
+        proxy_header,
         allow_plain_loopback: server.allow_plain_loopback,
         deadline,
         json_logs,

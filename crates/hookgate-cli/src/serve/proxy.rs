@@ -301,6 +301,7 @@ impl Router {
         let policy = HttpsPolicy::new()
             .trust_proxies(&config.trusted_proxies)
             .map_err(|e| plain(e.to_string()))?
+            .proxy_header(config.proxy_header)
             .allow_plain_loopback_for_development(config.allow_plain_loopback);
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();

@@ -3,14 +3,18 @@
 //! A request passes when
 //! - its own connection is TLS, or
 //! - it came from a trusted proxy (configured address ranges) whose
-//!   forwarding headers say the client's connection was HTTPS: `Forwarded:
-//!   proto=https` (RFC 7239) first, else `X-Forwarded-Proto: https`, reading
-//!   the hop nearest to us first; or
+//!   forwarding headers say the client's connection was HTTPS (`Forwarded:
+//!   proto=https`, RFC 7239, or `X-Forwarded-Proto: https`), reading the
+//!   hop nearest to us first; or
 //! - it came from loopback and the development switch is on.
 //!
 //! Forwarding headers from peers that are not trusted are ignored: anyone
-//! can send `X-Forwarded-Proto: https`. A refusal is 403 with a message that
-//! says HTTPS is required.
+//! can send `X-Forwarded-Proto: https`. A proxy usually sets one of the two
+//! headers and passes the other through from the client untouched, so
+//! unless told which one the proxy owns ([`HttpsPolicy::proxy_header`]),
+//! the policy reads both and lets a request through only when every one
+//! that is present says `https`. A refusal is 403 with a message that says
+//! HTTPS is required.
 //!
 //! The server tells the policy about the connection through a
 //! [`Connection`] in the request's extensions (the `hookgate` proxy, and
@@ -75,11 +79,41 @@ impl Connection {
     }
 }
 
+/// Which forwarding header the trusted proxies set, overwriting whatever a
+/// client sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyHeader {
+    /// Not said (the default): both are read, and every one present must
+    /// say `https` (a client's copy of the header the proxy does not own
+    /// cannot turn a plain request into an HTTPS one).
+    #[default]
+    Either,
+    /// `Forwarded` (RFC 7239); `X-Forwarded-Proto` is ignored.
+    Forwarded,
+    /// `X-Forwarded-Proto`; `Forwarded` is ignored.
+    XForwardedProto,
+}
+
+impl ProxyHeader {
+    /// From a configuration value: `"forwarded"`, `"x-forwarded-proto"`, or
+    /// `"either"`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "forwarded" => Some(Self::Forwarded),
+            "x-forwarded-proto" => Some(Self::XForwardedProto),
+            "either" => Some(Self::Either),
+            _ => None,
+        }
+    }
+}
+
 /// When a request counts as HTTPS; see the [module docs](self).
 #[derive(Debug, Clone, Default)]
 pub struct HttpsPolicy {
     trusted: Vec<IpNet>,
     plain_loopback: bool,
+    header: ProxyHeader,
 }
 
 impl HttpsPolicy {
@@ -108,6 +142,14 @@ impl HttpsPolicy {
             self.trusted.push(net);
         }
         Ok(self)
+    }
+
+    /// Reads only the forwarding header the trusted proxies own (default:
+    /// both, each present one must say `https`).
+    #[must_use]
+    pub fn proxy_header(mut self, header: ProxyHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// Lets plain HTTP from loopback through: for local development only.
@@ -139,28 +181,52 @@ impl HttpsPolicy {
     }
 
     /// What a trusted peer's forwarding headers say about the client's
-    /// connection. `Forwarded` wins over `X-Forwarded-Proto` when present.
+    /// connection, read as [`ProxyHeader`] says.
     fn forwarded_https(&self, headers: &dyn Headers) -> bool {
+        let forwarded = || self.forwarded_says_https(headers);
+        let xfp = || Self::x_forwarded_proto_says_https(headers);
+        match self.header {
+            ProxyHeader::Forwarded => forwarded() == Some(true),
+            ProxyHeader::XForwardedProto => xfp() == Some(true),
+            ProxyHeader::Either => match (forwarded(), xfp()) {
+                (None, None) => false,
+                (a, b) => a != Some(false) && b != Some(false),
+            },
+        }
+    }
+
+    /// `Forwarded`, nearest hop first: `None` when absent.
+    fn forwarded_says_https(&self, headers: &dyn Headers) -> Option<bool> {
         let mut hops: Vec<Hop> = Vec::new();
         headers.for_each_value("forwarded", &mut |v| {
             if let Ok(v) = std::str::from_utf8(v) {
                 hops.extend(v.split(',').map(Hop::parse));
             }
         });
-        if !hops.is_empty() {
-            // Nearest hop first: step back over hops written about our
-            // trusted proxies, to the one that faced the client.
-            let mut i = hops.len() - 1;
-            while i > 0 && hops[i].from.is_some_and(|ip| self.trusts(ip)) {
-                i -= 1;
-            }
-            return hops[i].https;
+        if hops.is_empty() {
+            return None;
         }
+        // Step back over hops written about our trusted proxies, to the one
+        // that faced the client.
+        let mut i = hops.len() - 1;
+        while i > 0 && hops[i].from.is_some_and(|ip| self.trusts(ip)) {
+            i -= 1;
+        }
+        Some(hops[i].https)
+    }
+
+    /// `X-Forwarded-Proto`, nearest hop (the last value) first: `None` when
+    /// absent.
+    fn x_forwarded_proto_says_https(headers: &dyn Headers) -> Option<bool> {
         let mut last: Option<&[u8]> = None;
         headers.for_each_value("x-forwarded-proto", &mut |v| last = Some(v));
-        last.and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+        let last = last?;
+        Some(
+            std::str::from_utf8(last)
+                .ok()
+                .and_then(|v| v.rsplit(',').next())
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https")),
+        )
     }
 }
 
@@ -341,6 +407,58 @@ mod tests {
             .is_ok());
         assert!(dev.check(&Connection::plain(ip("::1")), &none).is_ok());
         assert!(dev.check(&Connection::plain(outsider), &none).is_err());
+    }
+
+    #[test]
+    fn a_clients_copy_of_the_header_the_proxy_does_not_own_never_makes_plain_http_pass() {
+        let lb = ip("10.9.8.7");
+        let trusting = |header| {
+            HttpsPolicy::new()
+                .trust_proxies(["10.0.0.0/8"])
+                .unwrap()
+                .proxy_header(header)
+        };
+        // The balancer sets X-Forwarded-Proto and passes the client's
+        // Forwarded through untouched.
+        let plain_with_forged_forwarded =
+            vec![("forwarded", "proto=https"), ("x-forwarded-proto", "http")];
+        let tls_with_junk_forwarded =
+            vec![("forwarded", "proto=http"), ("x-forwarded-proto", "https")];
+        let xfp_only = vec![("x-forwarded-proto", "https")];
+        let forwarded_only = vec![("forwarded", "proto=https")];
+        for (header, headers, pass) in [
+            (ProxyHeader::Either, &plain_with_forged_forwarded, false),
+            (ProxyHeader::Either, &tls_with_junk_forwarded, false),
+            (ProxyHeader::Either, &xfp_only, true),
+            (ProxyHeader::Either, &forwarded_only, true),
+            (
+                ProxyHeader::XForwardedProto,
+                &plain_with_forged_forwarded,
+                false,
+            ),
+            (ProxyHeader::XForwardedProto, &tls_with_junk_forwarded, true),
+            (ProxyHeader::XForwardedProto, &forwarded_only, false),
+            (ProxyHeader::Forwarded, &plain_with_forged_forwarded, true),
+            (ProxyHeader::Forwarded, &tls_with_junk_forwarded, false),
+            (ProxyHeader::Forwarded, &xfp_only, false),
+        ] {
+            assert_eq!(
+                trusting(header)
+                    .check(&Connection::plain(lb), headers)
+                    .is_ok(),
+                pass,
+                "{header:?} {headers:?}"
+            );
+        }
+        assert_eq!(
+            ProxyHeader::parse("X-Forwarded-Proto"),
+            Some(ProxyHeader::XForwardedProto)
+        );
+        assert_eq!(
+            ProxyHeader::parse("forwarded"),
+            Some(ProxyHeader::Forwarded)
+        );
+        assert_eq!(ProxyHeader::parse("x-real-proto"), None);
     }
 
     #[test]
