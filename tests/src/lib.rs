@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 pub mod ackbench;
 pub mod chaos;
 pub mod handler;
+pub mod hostile;
 pub mod inbox;
 pub mod process;
 pub mod redis_server;

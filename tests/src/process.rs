@@ -48,6 +48,37 @@ pub struct Running {
     pub addr: SocketAddr,
 }
 
+impl Running {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends the process `signal` (`TERM`, `KILL`, ...).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s {signal}");
+    }
+
+    /// Waits up to `within` for the process to exit; its status, if it did.
+    pub fn exited_within(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -560,4 +591,82 @@ pub async fn metrics_are_served_as_prometheus_text(bin: &str) {
         "{text}"
     );
     assert!(text.contains("hookgate_handler_duration_seconds"), "{text}");
+}
+
+/// With 2-second header-read and idle timeouts, 1,000 idle connections, 20
+/// request heads sent a byte at a time and a kept-alive connection left
+/// idle are all closed in time, memory stays bounded and a valid delivery
+/// sent meanwhile is answered 200 (see [`crate::hostile`]).
+pub async fn idle_and_slow_connections_are_closed_within_the_timeouts(bin: &str) {
+    let timeout = std::time::Duration::from_secs(2);
+    let mut cmd = receiver(bin);
+    let running = start(cmd.args([
+        "--dev-secrets",
+        "--header-read-timeout",
+        "2",
+        "--idle-timeout",
+        "2",
+    ]));
+    let addr = running.addr;
+    crate::hostile::idle_and_slow_connections_are_closed_and_deliveries_pass(
+        addr,
+        running.pid(),
+        timeout,
+        || async move {
+            let body = testing::aexo_body("wh_hostile_1", "key.created", serde_json::json!({}));
+            post(
+                addr,
+                "/webhooks/aexo",
+                &Aexo,
+                "hookgate-dev-aexo-secret",
+                &body,
+            )
+            .await
+        },
+    )
+    .await;
+}
+
+/// SIGTERM while a delivery's body is still arriving: the delivery is
+/// answered 200, idle connections do not hold the exit up, and the process
+/// exits with success.
+pub async fn sigterm_lets_a_delivery_in_flight_finish_then_exits(bin: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut cmd = receiver(bin);
+    let mut running = start(cmd.arg("--dev-secrets"));
+    let idle = crate::hostile::idle_connections(running.addr, 20).await;
+    let body = testing::aexo_body("wh_sigterm_1", "key.created", serde_json::json!({}));
+    let sig = testing::sign(&Aexo, "hookgate-dev-aexo-secret", &body)
+        .remove(0)
+        .1;
+    let head = format!(
+        "POST /webhooks/aexo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         x-aexo-signature: {sig}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut conn = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    conn.write_all(first).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    running.signal("TERM");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    conn.write_all(rest).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the delivery in flight was cut: {answer:?}"
+    );
+    let status = running.exited_within(std::time::Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "after SIGTERM: {status:?}"
+    );
+    drop(idle);
 }

@@ -44,3 +44,13 @@ async fn kill_9_during_a_load_loses_no_acknowledged_event() {
 async fn metrics_are_served_as_prometheus_text() {
     check::metrics_are_served_as_prometheus_text(BIN).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_connections_are_closed_within_the_timeouts() {
+    check::idle_and_slow_connections_are_closed_within_the_timeouts(BIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_delivery_in_flight_finish_then_exits() {
+    check::sigterm_lets_a_delivery_in_flight_finish_then_exits(BIN).await;
+}
