@@ -138,10 +138,17 @@ fn start_logging(config: &Path, log: impl Into<Stdio>) -> Proxy {
 
 /// [`start_logging`], with these environment variables set.
 fn start_with_env(config: &Path, env: &[(&str, &str)], log: impl Into<Stdio>) -> Proxy {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["serve", "--config"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+    cmd.args(["serve", "--config"])
         .arg(config)
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    spawn_proxy(cmd, log)
+}
+
+/// Runs `cmd` (a `hookgate serve`, possibly wrapped) and reads the
+/// address it prints.
+fn spawn_proxy(mut cmd: Command, log: impl Into<Stdio>) -> Proxy {
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(log)
@@ -1052,4 +1059,157 @@ fn the_readme_proxy_setup_delivers_every_acknowledged_event_to_the_application()
         0,
         "the application refused a forwarded delivery: {log}"
     );
+}
+
+/// A plain proxy (loopback allowed) with 2-second header-read and idle
+/// timeouts in front of `up`; its route's URL path is /webhooks/aexo.
+fn bounded_proxy(name: &str, up: SocketAddr, extra: &str) -> Proxy {
+    let dir = temp_dir(name);
+    start(&config(
+        &dir,
+        up,
+        &format!(
+            "allow_plain_loopback = true\nheader_read_timeout_secs = 2\nidle_timeout_secs = 2\n{extra}"
+        ),
+    ))
+}
+
+/// A signed delivery straight over TCP; its status.
+async fn deliver_plain(addr: SocketAddr, id: &str) -> u16 {
+    let (sig, body) = delivery(id, "");
+    let headers = [("x-aexo-signature", sig)];
+    hookgate_conformance::post(addr, "/webhooks/aexo", &headers, &body)
+        .await
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_connections_to_the_proxy_are_closed_within_its_timeouts() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let proxy = bounded_proxy("hostile", up, "");
+    let addr = proxy.addr;
+    hookgate_conformance::hostile::idle_and_slow_connections_are_closed_and_deliveries_pass(
+        addr,
+        proxy.child.id(),
+        Duration::from_secs(2),
+        || deliver_plain(addr, "wh_hostile_proxy"),
+    )
+    .await;
+    assert_eq!(upstream.count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_tls_handshake_is_cut_at_the_handshake_timeout() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let (proxy, client, url) = tls_proxy("handshake", up, "handshake_timeout_secs = 1");
+    // The first bytes of a ClientHello (a TLS 1.2 record header and the
+    // start of the handshake message), and then nothing.
+    let mut stalled = Vec::new();
+    for _ in 0..200 {
+        let mut conn = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        conn.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
+            .await
+            .unwrap();
+        stalled.push(conn);
+    }
+    let (sig, body) = delivery("wh_handshake", "");
+    assert_eq!(post(&client, &url, &sig, &body, &[]).await.status(), 200);
+    let open =
+        hookgate_conformance::hostile::still_open_after(stalled, Duration::from_secs(3)).await;
+    assert_eq!(
+        open, 0,
+        "half-sent handshakes still open after 3 s (timeout 1 s)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_proxy_backs_off_instead_of_spinning() {
+    use hookgate_conformance::hostile::{cpu_ticks, idle_connections};
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("emfile");
+    let config = config(
+        &dir,
+        up,
+        "allow_plain_loopback = true\nheader_read_timeout_secs = 3\nidle_timeout_secs = 3",
+    );
+    let log_path = dir.join("proxy.log");
+    let mut cmd = Command::new("sh");
+    // 64 descriptors: the runtime, the listener and a few dozen connections.
+    cmd.args(["-c", "ulimit -n 64 && exec \"$0\" serve --config \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_hookgate"))
+        .arg(&config);
+    let proxy = spawn_proxy(cmd, std::fs::File::create(&log_path).unwrap());
+    let pid = proxy.child.id();
+    let conns = idle_connections(proxy.addr, 150).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (ticks, started) = (cpu_ticks(pid), Instant::now());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let used = cpu_ticks(pid) - ticks;
+    let window = started.elapsed();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let failures = log.matches("accept failed").count();
+    assert!(
+        log.contains("accept failed"),
+        "the descriptors never ran out: the test proves nothing\n{log}"
+    );
+    // A spinning accept loop burns a whole core (150 ticks in 1.5 s).
+    assert!(
+        used < 40,
+        "{used} ticks of CPU in {window:?} while out of descriptors"
+    );
+    assert!(
+        failures <= 5,
+        "{failures} accept failures logged in {window:?}: not rate-limited\n{log}"
+    );
+    drop(conns);
+    // Once the clients are gone the proxy serves again.
+    let mut status = 0;
+    for n in 0..50 {
+        status = deliver_plain(proxy.addr, &format!("wh_emfile_{n}")).await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_wait_for_idle_connections() {
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("term-idle");
+    let mut proxy = start(&config(
+        &dir,
+        up,
+        "allow_plain_loopback = true\nheader_read_timeout_secs = 60\nidle_timeout_secs = 60",
+    ));
+    let idle = hookgate_conformance::hostile::idle_connections(proxy.addr, 50).await;
+    assert_eq!(deliver_plain(proxy.addr, "wh_term_idle").await, 200);
+    let kept_alive = tokio::spawn(hookgate_conformance::hostile::idle_after_a_request(
+        proxy.addr,
+        "/healthz",
+        Duration::from_secs(30),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    proxy.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = proxy.child.wait().unwrap();
+        std::mem::forget(proxy);
+        status
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "exit took {:?} with only idle connections open",
+        signalled.elapsed()
+    );
+    assert!(kept_alive.await.unwrap().is_some());
+    drop(idle);
 }
