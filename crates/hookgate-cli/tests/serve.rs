@@ -78,6 +78,17 @@ impl Drop for Proxy {
     }
 }
 
+/// Waits for the proxy to exit by itself.
+async fn exit_status(mut proxy: Proxy) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || {
+        let status = proxy.child.wait().unwrap();
+        std::mem::forget(proxy);
+        status
+    })
+    .await
+    .unwrap()
+}
+
 impl Proxy {
     fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -486,7 +497,7 @@ async fn sighup_reloads_the_certificate_for_new_connections() {
 async fn sigterm_lets_an_in_flight_delivery_finish_then_exits() {
     let upstream = Upstream::default();
     let up = upstream.start().await;
-    let (mut proxy, client, url) = tls_proxy("term", up, "");
+    let (proxy, client, url) = tls_proxy("term", up, "");
     let (sig, body) = delivery("wh_term", "pause");
     let in_flight =
         tokio::spawn(async move { post(&client, &url, &sig, &body, &[]).await.status() });
@@ -497,13 +508,7 @@ async fn sigterm_lets_an_in_flight_delivery_finish_then_exits() {
         200,
         "the in-flight delivery was cut off"
     );
-    let status = tokio::task::spawn_blocking(move || {
-        let status = proxy.child.wait().unwrap();
-        std::mem::forget(proxy);
-        status
-    })
-    .await
-    .unwrap();
+    let status = exit_status(proxy).await;
     assert!(status.success(), "{status:?}");
 }
 
@@ -1182,7 +1187,7 @@ async fn sigterm_does_not_wait_for_idle_connections() {
     let upstream = Upstream::default();
     let up = upstream.start().await;
     let dir = temp_dir("term-idle");
-    let mut proxy = start(&config(
+    let proxy = start(&config(
         &dir,
         up,
         "allow_plain_loopback = true\nheader_read_timeout_secs = 60\nidle_timeout_secs = 60",
@@ -1197,13 +1202,7 @@ async fn sigterm_does_not_wait_for_idle_connections() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let signalled = Instant::now();
     proxy.signal("TERM");
-    let status = tokio::task::spawn_blocking(move || {
-        let status = proxy.child.wait().unwrap();
-        std::mem::forget(proxy);
-        status
-    })
-    .await
-    .unwrap();
+    let status = exit_status(proxy).await;
     assert!(status.success(), "{status:?}");
     assert!(
         signalled.elapsed() < Duration::from_secs(3),
