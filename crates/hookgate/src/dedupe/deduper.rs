@@ -53,7 +53,11 @@ impl KeySource {
         headers: &dyn Headers,
     ) -> Result<String, DedupeOutcome> {
         let raw: Result<String, &'static str> = match self {
-            KeySource::EventId => event.id().map(str::to_owned).ok_or("no event id"),
+            KeySource::EventId => match event.id() {
+                Some("") => Err("empty event id"),
+                Some(id) => Ok(id.to_owned()),
+                None => Err("no event id"),
+            },
             KeySource::Header(name) => match headers.header(name) {
                 HeaderValue::One(v) if !v.is_empty() => std::str::from_utf8(v)
                     .map(str::to_owned)
