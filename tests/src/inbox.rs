@@ -255,6 +255,20 @@ pub fn exclusive_lock(path: &std::path::Path) -> impl Drop {
     Held(Some(release), Some(holder))
 }
 
+/// Creates at `path` an SQLite database that is not an inbox, as an
+/// application's own file would be: a `notes` table (and one `events` table
+/// of other columns), rollback journal.
+pub fn not_an_inbox(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=DELETE;
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+         CREATE TABLE events (id INTEGER PRIMARY KEY, title TEXT);
+         INSERT INTO notes (text) VALUES ('keep me');",
+    )
+    .unwrap();
+}
+
 /// Leases and their tokens, alike on every store: an event is leased once;
 /// once its lease has run out (real time: Redis reclaims entries by idle
 /// time) the holder can no longer complete it, the next lease takes it back

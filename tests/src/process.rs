@@ -280,12 +280,11 @@ pub async fn a_redelivered_event_is_answered_as_a_duplicate(bin: &str) {
     );
 }
 
-/// With `--inbox` a delivery is acknowledged once stored and then handled
-/// from the inbox file.
-pub async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled(bin: &str) {
-    use hookgate::inbox::InboxStore;
+/// `bin --dev-secrets --inbox` on a fresh inbox directory named for `name`
+/// and the binary; returns the process and the directory.
+fn start_with_inbox(bin: &str, name: &str) -> (Running, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
-        "hookgate-example-inbox-{}-{}",
+        "hookgate-example-{name}-{}-{}",
         std::process::id(),
         bin.rsplit('/').next().unwrap_or("bin")
     ));
@@ -297,6 +296,14 @@ pub async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled(bin: &str)
             .arg("--inbox-dir")
             .arg(&dir),
     );
+    (running, dir)
+}
+
+/// With `--inbox` a delivery is acknowledged once stored and then handled
+/// from the inbox file.
+pub async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled(bin: &str) {
+    use hookgate::inbox::InboxStore;
+    let (running, dir) = start_with_inbox(bin, "inbox");
     let body = testing::aexo_body(
         "wh_ex_inbox",
         "dataset.refreshed",
@@ -334,6 +341,47 @@ pub async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled(bin: &str)
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// With `--inbox`, deleting the inbox file under the running receiver: every
+/// delivery after it is answered 503 with `Retry-After` (the sender keeps
+/// it), none `{"queued":true}` into the unlinked file, which a restart would
+/// lose; the event stored before the deletion was acknowledged once.
+pub async fn deleting_the_inbox_file_under_a_running_receiver_answers_503(bin: &str) {
+    let (running, dir) = start_with_inbox(bin, "inbox-deleted");
+    let secret = "hookgate-dev-aexo-secret";
+    let body =
+        |id: &str| testing::aexo_body(id, "key.created", serde_json::json!({ "key_id": id }));
+    let before = post_reply(
+        running.addr,
+        "/webhooks/aexo",
+        &Aexo,
+        secret,
+        &body("wh_del_0"),
+    )
+    .await;
+    assert_eq!(
+        (before.status, before.json()),
+        (200, serde_json::json!({"queued": true}))
+    );
+    std::fs::remove_file(dir.join("aexo.sqlite3")).unwrap();
+    for i in 1..=10 {
+        let id = format!("wh_del_{i}");
+        let reply = post_reply(running.addr, "/webhooks/aexo", &Aexo, secret, &body(&id)).await;
+        assert_eq!(
+            reply.status,
+            503,
+            "{id} answered {} {:?} after the inbox file was deleted",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert!(
+            reply.header("retry-after").is_some(),
+            "{id}: no Retry-After"
+        );
+    }
+    drop(running);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// One delivery to `/webhooks/aexo` over a fresh connection; `None` when

@@ -216,6 +216,7 @@ pub fn scenarios() -> Vec<Scenario> {
     let bad = "signature does not match";
     let malformed = "malformed signature header";
     let missing = "missing signature header";
+    let not_envelope = "body is signed but is not a valid event envelope";
     let at_limit = |id: &str| aexo_body(id, "dataset.refreshed", t, Some(LIMIT));
 
     let mut all: Vec<Scenario> = vec![
@@ -408,7 +409,7 @@ pub fn scenarios() -> Vec<Scenario> {
             A,
             Bytes::from_static(b"{\"hello\":\"world\"}"),
         )
-        .rejected(400, "body is signed but is not a valid event envelope")
+        .rejected(400, not_envelope)
         .alone(),
         Case::signed(
             "a known event whose data does not match its type is rejected",
@@ -424,6 +425,15 @@ pub fn scenarios() -> Vec<Scenario> {
     ];
 
     let step = |name: &str, sender: Sender, body: &Bytes| Case::signed(name, sender, body.clone());
+    all.push(scenario(
+        "an empty event id is rejected with 400, as a missing one is, and is no dedupe key",
+        vec![
+            step("one event", A, &aexo("")).rejected(400, not_envelope),
+            step("another event", A, &aexo_body("", "key.created", t, None))
+                .rejected(400, not_envelope),
+            step("the first again", A, &aexo("")).rejected(400, not_envelope),
+        ],
+    ));
     let dup = aexo("wh_dup_1");
     let busy = aexo("wh_busy_1");
     let failing = aexo("wh_fail_once_1");

@@ -68,6 +68,22 @@ fn actix_server(store: Arc<SqliteInbox>, verifier: Verifier) -> SocketAddr {
     rx.recv().unwrap()
 }
 
+/// An axum and an actix-web inbox server, each on its own fresh file
+/// (`axum{suffix}`, `actix{suffix}`).
+async fn both_servers(suffix: &str) -> [(SocketAddr, Arc<SqliteInbox>, PathBuf); 2] {
+    let verifier = Verifier::aexo(SECRET).unwrap();
+    let axum_file = inbox_file(&format!("axum{suffix}"));
+    let actix_file = inbox_file(&format!("actix{suffix}"));
+    let axum_store = Arc::new(SqliteInbox::open(&axum_file).unwrap());
+    let actix_store = Arc::new(SqliteInbox::open(&actix_file).unwrap());
+    let axum_addr = axum_server(axum_store.clone(), verifier.clone()).await;
+    let actix_addr = actix_server(actix_store.clone(), verifier);
+    [
+        (axum_addr, axum_store, axum_file),
+        (actix_addr, actix_store, actix_file),
+    ]
+}
+
 /// What a sender sees of a reply: status, body, and the headers it acts on.
 fn seen(reply: &Reply) -> (u16, String, Option<String>, Option<String>) {
     (
@@ -121,13 +137,8 @@ async fn steps(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_adapters_store_mark_duplicates_refuse_mistyped_events_and_answer_503_when_the_store_cannot_take_it(
 ) {
-    let verifier = Verifier::aexo(SECRET).unwrap();
-    let (axum_file, actix_file) = (inbox_file("axum"), inbox_file("actix"));
-    let axum_store = Arc::new(SqliteInbox::open(&axum_file).unwrap());
-    let actix_store = Arc::new(SqliteInbox::open(&actix_file).unwrap());
-    let axum_addr = axum_server(axum_store.clone(), verifier.clone()).await;
-    let actix_addr = actix_server(actix_store.clone(), verifier);
-
+    let [(axum_addr, axum_store, axum_file), (actix_addr, actix_store, actix_file)] =
+        both_servers("").await;
     let (on_axum, on_actix) = tokio::join!(
         steps(axum_addr, &axum_store, &axum_file),
         steps(actix_addr, &actix_store, &actix_file)
@@ -154,4 +165,44 @@ async fn both_adapters_store_mark_duplicates_refuse_mistyped_events_and_answer_5
     assert_eq!(unavailable.0, 503, "{unavailable:?}");
     assert!(unavailable.3.is_some(), "503 without Retry-After");
     assert_eq!(on_axum, on_actix, "the adapters answered differently");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_event_id_is_refused_with_400_by_both_adapters_and_nothing_is_stored() {
+    let [(axum_addr, axum_store, _), (actix_addr, actix_store, _)] =
+        both_servers("-empty-id").await;
+    for (name, addr, store) in [
+        ("axum", axum_addr, &axum_store),
+        ("actix", actix_addr, &actix_store),
+    ] {
+        // Two different events, both with `"id": ""`: neither may become the
+        // other's duplicate, and neither is stored.
+        let other = testing::aexo_body("", "key.revoked", serde_json::json!({ "key_id": "k2" }));
+        let replies = [
+            deliver(addr, "", SECRET).await,
+            post(addr, PATH, &testing::sign(&Aexo, SECRET, &other), &other).await,
+            deliver(addr, "", SECRET).await,
+        ];
+        for reply in &replies {
+            assert_eq!(reply.status, 400, "{name}: {reply:?}");
+            assert_eq!(
+                reply.json()["error"],
+                "body is signed but is not a valid event envelope",
+                "{name}"
+            );
+            assert_eq!(reply.header("hookgate-dedupe"), None, "{name}");
+        }
+        let stats = store.stats(SystemTime::now()).await.unwrap();
+        assert_eq!(
+            stats.pending + stats.leased + stats.done + stats.dead,
+            0,
+            "{name}: an event with an empty id was stored: {stats:?}"
+        );
+        let real = deliver(addr, "wh_after_empty", SECRET).await;
+        assert_eq!(
+            (real.status, &real.body[..]),
+            (200, &b"{\"queued\":true}"[..]),
+            "{name}"
+        );
+    }
 }

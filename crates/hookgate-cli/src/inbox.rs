@@ -74,6 +74,13 @@ enum Op {
     },
 }
 
+impl Op {
+    /// Whether the command only reads (then the file is opened read-only).
+    fn only_reads(&self) -> bool {
+        matches!(self, Op::Stats | Op::Ls { .. } | Op::Show { .. })
+    }
+}
+
 fn parse_age(text: &str) -> Result<Duration, String> {
     let (digits, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
@@ -120,10 +127,16 @@ pub(crate) fn run(args: &InboxArgs) -> Result<bool, String> {
             if !path.exists() {
                 return Err(format!("no inbox at {}", path.display()));
             }
-            let store = SqliteInbox::open(path).map_err(|e| e.to_string())?;
-            runtime
-                .block_on(op(&store, &args.op))
-                .map_err(|e| e.to_string())
+            // Refuses a file that is not an inbox before anything writes to it.
+            let read_only = SqliteInbox::open_read_only(path).map_err(|e| e.0)?;
+            let result = if args.op.only_reads() {
+                runtime.block_on(op(&read_only, &args.op))
+            } else {
+                drop(read_only);
+                let store = SqliteInbox::open(path).map_err(|e| e.to_string())?;
+                runtime.block_on(op(&store, &args.op))
+            };
+            result.map_err(|e| e.to_string())
         }
         (None, Some(url), Some(prefix)) => runtime.block_on(async {
             // Operating an inbox needs no durability verdict: the receiver made it.
@@ -230,7 +243,11 @@ async fn op<S: InboxStore>(store: &S, op: &Op) -> Result<bool, Box<dyn std::erro
             dead: _,
             older_than,
         } => {
-            let n = store.purge_dead(now - *older_than).await?;
+            // Longer ago than 1970: nothing died that long ago.
+            let before = now
+                .checked_sub(*older_than)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let n = store.purge_dead(before).await?;
             println!("purged {n} dead events");
         }
     }

@@ -53,7 +53,7 @@ pub(crate) struct SendArgs {
     #[arg(long, value_enum, default_value = "none")]
     retry_schedule: RetrySchedule,
     /// Multiply the retry delays by this factor (0.001 makes 2 h into 7.2 s).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
     time_scale: f64,
     /// Seconds to wait for an answer (senders use 30).
     #[arg(long, default_value_t = 30)]
@@ -66,6 +66,21 @@ pub(crate) struct SendArgs {
     list_events: bool,
     #[command(flatten)]
     secret: SecretArgs,
+}
+
+/// `--time-scale`: a finite factor, at least 0, that keeps the longest retry
+/// delay a representable duration (`inf`, `NaN` or `1e300` would panic later).
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if !scale.is_finite() || scale < 0.0 {
+        return Err(format!("{text:?}: want a finite factor of 0 or more"));
+    }
+    let longest = AEXO_RETRIES.iter().max().copied().unwrap_or_default();
+    Duration::try_from_secs_f64(longest.as_secs_f64() * scale)
+        .map_err(|_| format!("{text:?}: the {longest:?} retry delay times this is too long"))?;
+    Ok(scale)
 }
 
 #[derive(Debug, Default)]
@@ -143,7 +158,11 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
             }));
         }
         for task in tasks {
-            let _ = task.await;
+            if let Err(e) = task.await {
+                // A delivery whose task died was not seen through: a failure.
+                eprintln!("hookgate: a delivery task failed: {e}");
+                tally.failed.fetch_add(1, Ordering::SeqCst);
+            }
         }
     });
     let (ok, dup, failed) = (
@@ -225,7 +244,7 @@ impl Delivery {
             if acknowledged {
                 break;
             }
-            tokio::time::sleep(delay.mul_f64(scale.max(0.0))).await;
+            tokio::time::sleep(delay.mul_f64(scale)).await;
             attempt += 1;
             acknowledged = is_2xx(self.post(attempt).await);
         }

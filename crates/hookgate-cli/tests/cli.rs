@@ -437,3 +437,30 @@ async fn send_follows_the_aexo_retry_schedule_until_the_receiver_succeeds() {
     assert!(text.contains("attempt 2: 200"), "{text}");
     assert_eq!(handler.calls(), 2);
 }
+
+#[test]
+fn send_refuses_a_time_scale_that_is_not_a_finite_factor_instead_of_panicking() {
+    for scale in ["inf", "1e300", "NaN", "-1", "fast"] {
+        let out = hookgate(Some("whsec_test"))
+            .args([
+                "send",
+                "--scheme",
+                "aexo",
+                "--url",
+                "http://127.0.0.1:9/webhooks/aexo",
+                "--retry-schedule",
+                "aexo",
+            ])
+            .arg(format!("--time-scale={scale}"))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{scale}: {err}");
+        assert!(err.contains("--time-scale"), "{scale}: {err}");
+        assert!(!err.contains("panicked"), "{scale}: {err}");
+        assert!(
+            !stdout(&out).contains("acknowledged"),
+            "{scale}: sent anyway"
+        );
+    }
+}

@@ -44,11 +44,31 @@ fn event(id: &str) -> NewEvent {
     }
 }
 
-#[tokio::test]
-async fn the_inbox_commands_show_and_operate_the_store() {
-    let dir = std::env::temp_dir().join(format!("hookgate-cli-inbox-{}", std::process::id()));
+/// An empty directory of its own for a test.
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hookgate-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Stores event `id` and makes it dead (one lease, then a permanent failure).
+async fn one_dead<S: InboxStore>(store: &S, id: &str) {
+    store.enqueue(event(id)).await.unwrap();
+    let l = store
+        .lease(1, Duration::from_secs(30), SystemTime::now())
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .kill(l.id, l.token, "bad", SystemTime::now())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_inbox_commands_show_and_operate_the_store() {
+    let dir = fresh_dir("inbox");
     let path = dir.join("inbox.sqlite3");
     let store = SqliteInbox::open(&path).unwrap();
     for id in ["wh_a", "wh_b", "wh_c"] {
@@ -159,17 +179,8 @@ async fn the_inbox_commands_work_on_a_redis_inbox_too() {
     let store = hookgate_redis::RedisInbox::connect(&redis.url(), "cli:aexo", check)
         .await
         .unwrap();
-    store.enqueue(event("wh_r_a")).await.unwrap();
+    one_dead(&store, "wh_r_a").await;
     store.enqueue(event("wh_r_b")).await.unwrap();
-    let l = store
-        .lease(1, Duration::from_secs(30), SystemTime::now())
-        .await
-        .unwrap()
-        .remove(0);
-    store
-        .kill(l.id, l.token, "bad", SystemTime::now())
-        .await
-        .unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
             .args(["inbox", "--redis", &redis.url(), "--prefix", "cli:aexo"])
@@ -194,4 +205,67 @@ async fn the_inbox_commands_work_on_a_redis_inbox_too() {
     let (ok, out) = run(&["replay", "--dead"]);
     assert!(ok && out.contains("replayed 1 events"), "{out}");
     assert_eq!(store.stats(SystemTime::now()).await.unwrap().pending, 2);
+}
+
+#[test]
+fn inbox_commands_refuse_a_file_that_is_not_an_inbox_and_change_nothing() {
+    let dir = fresh_dir("not-inbox");
+    let app_db = dir.join("other.db");
+    hookgate_conformance::inbox::not_an_inbox(&app_db);
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a database at all\n").unwrap();
+
+    for file in [&app_db, &text] {
+        let before = std::fs::read(file).unwrap();
+        for args in [
+            &["stats"][..],
+            &["ls"],
+            &["show", "1"],
+            &["pause"],
+            &["replay", "--dead"],
+            &["purge", "--dead", "--older-than", "1d"],
+        ] {
+            let (ok, out) = inbox(file, args);
+            assert!(!ok, "{args:?} on {}: {out}", file.display());
+            assert!(
+                out.contains("is not a hookgate inbox") && out.contains("nothing was changed"),
+                "{args:?} on {}: {out}",
+                file.display()
+            );
+            assert!(!out.contains("panicked"), "{out}");
+        }
+        assert_eq!(
+            std::fs::read(file).unwrap(),
+            before,
+            "{} was changed",
+            file.display()
+        );
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let side = format!("{}{suffix}", file.display());
+            assert!(!Path::new(&side).exists(), "{side} was created");
+        }
+    }
+    // The journal mode byte pair of the header (18, 19) still says rollback.
+    assert_eq!(&std::fs::read(&app_db).unwrap()[18..20], &[1, 1]);
+}
+
+#[tokio::test]
+async fn purge_with_an_age_longer_than_the_epoch_purges_nothing_instead_of_panicking() {
+    let path = fresh_dir("purge").join("inbox.sqlite3");
+    let store = SqliteInbox::open(&path).unwrap();
+    one_dead(&store, "wh_old").await;
+
+    let (ok, out) = inbox(
+        &path,
+        &["purge", "--dead", "--older-than", "999999999999999d"],
+    );
+    assert!(ok && out.contains("purged 0 dead events"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    assert_eq!(store.stats(SystemTime::now()).await.unwrap().dead, 1);
+
+    let (ok, out) = inbox(
+        &path,
+        &["purge", "--dead", "--older-than", "99999999999999999999d"],
+    );
+    assert!(!ok && out.contains("want a number and a unit"), "{out}");
 }

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+mod file;
+
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -106,13 +108,25 @@ impl SqliteInbox {
             .map_err(store_error)?;
         conn.execute_batch(SCHEMA).map_err(store_error)?;
         add_headers_column(&conn).map_err(store_error)?;
+        let identity = file::FileIdentity::of(&path);
+        Self::start(conn, path, group_commit, identity)
+    }
+
+    /// Starts the writer thread on `conn`; it checks before each batch of
+    /// writes that `identity` (when known) is still the file at its path.
+    fn start(
+        conn: Connection,
+        path: PathBuf,
+        group_commit: bool,
+        identity: Option<file::FileIdentity>,
+    ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Command>();
         std::thread::Builder::new()
             .name("hookgate-sqlite-writer".into())
             .spawn(move || {
                 let mut conn = conn;
                 let frames = checkpoint_in_commits(&mut conn);
-                writer(conn, rx, group_commit, &frames);
+                writer(conn, rx, group_commit, &frames, identity);
             })
             .map_err(store_error)?;
         Ok(Self { tx, path })
@@ -230,7 +244,13 @@ fn checkpoint_in_commits(conn: &mut Connection) -> Arc<AtomicI32> {
 /// frames in the WAL: small checkpoints in the gaps between arrivals, which
 /// also keep the WAL short. Under a load that never lets the writer idle,
 /// commits checkpoint at `CHECKPOINT_IN_COMMIT` frames, as SQLite would.
-fn writer(conn: Connection, rx: mpsc::Receiver<Command>, group_commit: bool, frames: &AtomicI32) {
+fn writer(
+    conn: Connection,
+    rx: mpsc::Receiver<Command>,
+    group_commit: bool,
+    frames: &AtomicI32,
+    mut identity: Option<file::FileIdentity>,
+) {
     loop {
         let first = match rx.recv_timeout(IDLE) {
             Ok(command) => command,
@@ -270,7 +290,11 @@ fn writer(conn: Connection, rx: mpsc::Receiver<Command>, group_commit: bool, fra
         // A batch that cannot begin (another process holds the write lock
         // past the busy timeout) runs nothing: its commands must not
         // autocommit one by one while their callers hear "failed".
-        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        // Nor one whose file was deleted or replaced: its commits would be lost.
+        let began = identity
+            .as_mut()
+            .is_none_or(file::FileIdentity::still_there)
+            && conn.execute_batch("BEGIN IMMEDIATE").is_ok();
         let run = began.then_some(&conn);
         let finishers: Vec<Finish> = writes.into_iter().map(|command| command(run)).collect();
         let committed = began && conn.execute_batch("COMMIT").is_ok();

@@ -288,3 +288,42 @@ async fn an_idle_writer_checkpoints_the_wal_into_the_database() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn an_inbox_file_replaced_under_the_store_refuses_writes() {
+    let path = temp_db("replaced");
+    let store = SqliteInbox::open(&path).unwrap();
+    assert!(matches!(
+        store.enqueue(new_event("wh_rep_1")).await.unwrap(),
+        Enqueued::Stored(_)
+    ));
+    // Another inbox file moved over the path, as `mv` would.
+    let other = path.with_file_name("other.sqlite3");
+    drop(SqliteInbox::open(&other).unwrap());
+    std::fs::rename(&other, &path).unwrap();
+
+    let refused = store.enqueue(new_event("wh_rep_2")).await;
+    assert!(
+        refused.is_err(),
+        "stored into the replaced file: {refused:?}"
+    );
+    // What a restart would open does not hold the refused event.
+    let restarted = SqliteInbox::open_read_only(&path).unwrap();
+    let held = restarted.list(None, 10).await.unwrap();
+    assert!(
+        held.iter()
+            .all(|e| e.event_id.as_deref() != Some("wh_rep_2")),
+        "{held:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_inbox_reads_and_refuses_writes() {
+    let path = temp_db("read-only");
+    let store = SqliteInbox::open(&path).unwrap();
+    store.enqueue(new_event("wh_ro_1")).await.unwrap();
+    let reader = SqliteInbox::open_read_only(&path).unwrap();
+    assert_eq!(reader.stats(SystemTime::now()).await.unwrap().pending, 1);
+    assert!(reader.enqueue(new_event("wh_ro_2")).await.is_err());
+    assert_eq!(store.stats(SystemTime::now()).await.unwrap().pending, 1);
+}

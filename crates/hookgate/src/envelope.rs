@@ -157,6 +157,11 @@ pub(crate) fn read(fields: &EnvelopeFields, body: &[u8]) -> Result<Envelope, Env
         (_, value) => Ok(value.map(|v| Box::<str>::from(v.as_ref()))),
     };
     let id = field(fields.id, raw.id)?;
+    // An empty id would be one dedupe key shared by every such event: the
+    // first would be handled and every later one answered as its duplicate.
+    if let (Some(name), Some("")) = (fields.id, id.as_deref()) {
+        return Err(EnvelopeError(format!("field `{name}` is empty")));
+    }
     let event = field(Some(fields.event), raw.event)?.unwrap_or_default();
     let api_version = raw.version.map(|v| Box::<str>::from(v.as_ref()));
     let timestamp = match (fields.timestamp, raw.timestamp) {
@@ -353,6 +358,7 @@ mod tests {
             br#"{"id":"a","event":"e","created_at":"yesterday","data":{}}"#,
             br#"{"id":"a","event":"e","created_at":"2026-05-17T08:30:00Z"}"#,
             br#"{"id":7,"event":"e","created_at":"2026-05-17T08:30:00Z","data":{}}"#,
+            br#"{"id":"","event":"e","created_at":"2026-05-17T08:30:00Z","data":{}}"#,
             br#"{"id":"a","id":"b","event":"e","created_at":"2026-05-17T08:30:00Z","data":{}}"#,
             br#"{"id":"a","event":"e","created_at":"2026-05-17T08:30:00Z","data":{}} trailing"#,
             b"\xff\xfe",

@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | `hookgate_deliveries_total` | counter | `scheme`, `outcome` (`verified`, `rejected`), `reason` (rejections) |
 //! | `hookgate_dedupe_total` | counter | `result` (`new`, `duplicate`, `in_flight`, `unavailable`) |
+//! | `hookgate_dedupe_commit_retries_total` | counter | `result` (`committed`, `failed`: one background retry of a commit that failed after the handler succeeded; `gave_up`: all retries failed) |
+//! | `hookgate_dedupe_evicted_within_retention_total` | counter | none; the memory store's ids evicted for room while still inside their retention |
 //! | `hookgate_handler_duration_seconds` | histogram | `scheme`, `mode` (`sync`, `inbox`) |
 //! | `hookgate_inbox_stored_total` | counter | `result` (`stored`, `duplicate`, `unavailable`) |
 //! | `hookgate_inbox_attempts_total` | counter | `result` (`done`, `retry`, `dead`; `interrupted`: counted when the next attempt finds that the last one never finished) |
@@ -33,6 +35,14 @@ pub fn rejected(scheme: &'static str, rejection: &Rejection) {
 
 pub(crate) fn dedupe(result: &'static str) {
     metrics::counter!("hookgate_dedupe_total", "result" => result).increment(1);
+}
+
+pub(crate) fn dedupe_commit_retry(result: &'static str) {
+    metrics::counter!("hookgate_dedupe_commit_retries_total", "result" => result).increment(1);
+}
+
+pub(crate) fn dedupe_evicted_within_retention() {
+    metrics::counter!("hookgate_dedupe_evicted_within_retention_total").increment(1);
 }
 
 /// Records how long a handler took.

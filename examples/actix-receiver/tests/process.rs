@@ -36,6 +36,11 @@ async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled() {
 }
 
 #[tokio::test]
+async fn deleting_the_inbox_file_under_a_running_receiver_answers_503() {
+    check::deleting_the_inbox_file_under_a_running_receiver_answers_503(BIN).await;
+}
+
+#[tokio::test]
 async fn metrics_are_served_as_prometheus_text() {
     check::metrics_are_served_as_prometheus_text(BIN).await;
 }

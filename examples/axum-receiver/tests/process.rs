@@ -35,6 +35,11 @@ async fn with_inbox_a_delivery_is_stored_acknowledged_and_handled() {
     check::with_inbox_a_delivery_is_stored_acknowledged_and_handled(BIN).await;
 }
 
+#[tokio::test]
+async fn deleting_the_inbox_file_under_a_running_receiver_answers_503() {
+    check::deleting_the_inbox_file_under_a_running_receiver_answers_503(BIN).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_load_loses_no_acknowledged_event() {
     check::kill_9_during_a_load_loses_no_acknowledged_event(BIN).await;

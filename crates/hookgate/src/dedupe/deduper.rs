@@ -53,7 +53,11 @@ impl KeySource {
         headers: &dyn Headers,
     ) -> Result<String, DedupeOutcome> {
         let raw: Result<String, &'static str> = match self {
-            KeySource::EventId => event.id().map(str::to_owned).ok_or("no event id"),
+            KeySource::EventId => match event.id() {
+                Some("") => Err("empty event id"),
+                Some(id) => Ok(id.to_owned()),
+                None => Err("no event id"),
+            },
             KeySource::Header(name) => match headers.header(name) {
                 HeaderValue::One(v) if !v.is_empty() => std::str::from_utf8(v)
                     .map(str::to_owned)
@@ -408,14 +412,31 @@ impl<St: DedupeStore> ClaimGuard<St> {
     }
 
     /// The handler succeeded: remember the id as done.
+    ///
+    /// If the store fails this once, the handler's success still stands (the
+    /// sender gets its 2xx) and the commit is retried on a spawned task,
+    /// [`COMMIT_RETRY_DELAYS`] apart, each retry logged and counted in
+    /// `hookgate_dedupe_commit_retries_total`: without it the claim would
+    /// stay in flight until its lease lapsed (the sender's retry answered
+    /// 409) and then the handler would run a second time. The error returned
+    /// is the first attempt's.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let Some(store) = self.store.take() else {
             return Ok(());
         };
         let result = store.commit(&self.key, self.token, self.retention).await;
         if let Err(error) = &result {
-            // The handler's success stands; the claim lapses with its lease.
-            tracing::error!(key = %self.key, %error, "could not mark the event done; a retry after the lease may run it again");
+            let key = std::mem::take(&mut self.key);
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    tracing::warn!(%key, %error, "could not mark the event done; retrying in the background");
+                    handle.spawn(retry_commit(store, key, self.token, self.retention));
+                }
+                Err(_) => {
+                    crate::metrics::dedupe_commit_retry("gave_up");
+                    tracing::error!(%key, %error, "could not mark the event done, and no runtime to retry on; a retry after the lease may run it again");
+                }
+            }
         }
         result
     }
@@ -431,6 +452,50 @@ impl<St: DedupeStore> ClaimGuard<St> {
         }
         result
     }
+}
+
+/// The waits before each background retry of a failed commit: about 31 s
+/// in all, inside the default 60 s lease, so that a store back within that
+/// time marks the event done before a retry of the delivery could claim it.
+pub const COMMIT_RETRY_DELAYS: [Duration; 8] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(15),
+];
+
+/// Retries a commit that failed after the handler succeeded; see
+/// [`ClaimGuard::commit`].
+async fn retry_commit<St: DedupeStore>(
+    store: Arc<St>,
+    key: String,
+    token: Token,
+    retention: Duration,
+) {
+    for (retry, delay) in (1..).zip(COMMIT_RETRY_DELAYS) {
+        tokio::time::sleep(delay).await;
+        match store.commit(&key, token, retention).await {
+            Ok(()) => {
+                crate::metrics::dedupe_commit_retry("committed");
+                tracing::info!(%key, retry, "event marked done on a retried commit");
+                return;
+            }
+            Err(error) => {
+                crate::metrics::dedupe_commit_retry("failed");
+                tracing::warn!(%key, %error, retry, "retried commit failed");
+            }
+        }
+    }
+    crate::metrics::dedupe_commit_retry("gave_up");
+    tracing::error!(
+        %key,
+        retries = COMMIT_RETRY_DELAYS.len(),
+        "could not mark the event done; a retry of the delivery after the lease may run it again"
+    );
 }
 
 impl<St: DedupeStore> Drop for ClaimGuard<St> {

@@ -12,6 +12,10 @@ use crate::clock::{Clock, SystemClock};
 /// Default capacity of [`MemoryStore`]: 100,000 ids.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
+/// At most one eviction warning per this long, by the store's clock (each
+/// eviction is still counted).
+pub const EVICTION_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The embedded dedupe store: a bounded LRU map in this process.
 ///
 /// Each id is kept as a 16-byte digest (the first half of SHA-256 of the
@@ -21,8 +25,10 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 ///
 /// Size `capacity` to at least your peak event rate times the retention: an
 /// id evicted for room while still inside its retention window could be
-/// replayed. Such evictions are counted ([`evicted_within_retention`]) and
-/// logged at `warn`.
+/// replayed. Such evictions are counted ([`evicted_within_retention`] and
+/// the `hookgate_dedupe_evicted_within_retention_total` metric) and logged at
+/// `warn`, at most once per [`EVICTION_WARNING_INTERVAL`] (a full store
+/// evicts on every new id: one line each would flood the log).
 ///
 /// The lock is held only for a map operation, never across an await.
 ///
@@ -32,6 +38,8 @@ pub struct MemoryStore {
     map: Mutex<LruCache<[u8; 16], Entry>>,
     clock: Arc<dyn Clock>,
     evicted_live: AtomicU64,
+    /// When the last eviction warning was logged (store clock, ms; 0: never).
+    warned_ms: AtomicU64,
 }
 
 /// `token == 0`: done; otherwise in flight, held by that token.
@@ -60,6 +68,7 @@ impl MemoryStore {
             map: Mutex::new(LruCache::new(capacity)),
             clock: Arc::new(SystemClock),
             evicted_live: AtomicU64::new(0),
+            warned_ms: AtomicU64::new(0),
         }
     }
 
@@ -125,14 +134,30 @@ impl MemoryStore {
             if evicted.expires_ms > now {
                 drop(map);
                 let total = self.evicted_live.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(
-                    evicted_within_retention = total,
-                    "dedupe memory store is full: an id still inside its retention was \
-                     evicted, so a replay of it would be processed again; raise the capacity"
-                );
+                crate::metrics::dedupe_evicted_within_retention();
+                if self.time_to_warn(now) {
+                    tracing::warn!(
+                        evicted_within_retention = total,
+                        "dedupe memory store is full: ids still inside their retention are being \
+                         evicted, so a replay of one would be processed again; raise the capacity \
+                         (logged at most once a minute; every eviction is counted)"
+                    );
+                }
             }
         }
         Claim::New(token)
+    }
+
+    /// Whether an eviction at `now` (ms) is to be logged: the first one, then
+    /// one per [`EVICTION_WARNING_INTERVAL`]; one caller wins a race.
+    fn time_to_warn(&self, now: u64) -> bool {
+        let last = self.warned_ms.load(Ordering::Relaxed);
+        let interval = EVICTION_WARNING_INTERVAL.as_millis() as u64;
+        (last == 0 || now >= last.saturating_add(interval))
+            && self
+                .warned_ms
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     fn commit_now(&self, key: &str, token: Token, retention: Duration) {

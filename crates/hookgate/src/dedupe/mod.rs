@@ -49,8 +49,8 @@ mod store;
 
 pub use deduper::{
     ClaimGuard, Decision, DedupeOutcome, Deduper, DeduperBuilder, KeySource, OnStoreError,
-    DEDUPE_HEADER, DEFAULT_LEASE, DEFAULT_RETRY_AFTER,
+    COMMIT_RETRY_DELAYS, DEDUPE_HEADER, DEFAULT_LEASE, DEFAULT_RETRY_AFTER,
 };
 pub use layer::{outcome_response, Dedupe, DedupeLayer, ResponseFuture};
-pub use memory::{MemoryStore, DEFAULT_CAPACITY};
+pub use memory::{MemoryStore, DEFAULT_CAPACITY, EVICTION_WARNING_INTERVAL};
 pub use store::{Claim, DedupeStore, StoreError, Token};
