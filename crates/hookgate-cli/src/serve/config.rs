@@ -84,6 +84,7 @@ struct Dedupe {
     redis_url: Option<Spanned<String>>,
     key_prefix: Option<String>,
     capacity: Option<Spanned<i64>>,
+    op_timeout_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +163,8 @@ pub(crate) enum StoreConfig {
     Redis {
         url: String,
         key_prefix: Option<String>,
+        /// Bound on one Redis operation (the store's default when unset).
+        op_timeout: Option<Duration>,
     },
 }
 
@@ -336,6 +339,10 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
                     StoreConfig::Redis {
                         url: url.get_ref().clone(),
                         key_prefix: d.key_prefix.clone(),
+                        op_timeout: match &d.op_timeout_secs {
+                            Some(v) => Some(seconds(text, "op_timeout_secs", v, 0.05)?),
+                            None => None,
+                        },
                     }
                 }
                 other => {
@@ -695,6 +702,35 @@ upstream = "http://127.0.0.1:3000/webhooks/aexo"
 
         let e = err("[server]\nlisten = \n");
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn the_redis_operation_timeout_and_the_server_bounds_are_read_and_checked() {
+        std::env::set_var("HOOKGATE_CONFIG_TEST_SECRET", "s");
+        let with = |server: &str, dedupe: &str| {
+            GOOD.replace(
+                "listen = \"127.0.0.1:8443\"",
+                &format!("listen = \"127.0.0.1:8443\"\n{server}"),
+            ) + &format!("\n[dedupe]\n{dedupe}\n")
+        };
+        let redis =
+            "store = \"redis\"\nredis_url = \"redis://127.0.0.1:6379/0\"\nop_timeout_secs = 2.5";
+        let config = parse(&with("", redis), Path::new(".")).unwrap();
+        assert!(matches!(
+            config.store,
+            StoreConfig::Redis { op_timeout: Some(t), .. } if t == Duration::from_millis(2500)
+        ));
+        let e = err(&with("", &redis.replace("2.5", "0")));
+        assert!(e.message.contains("op_timeout_secs = 0"), "{}", e.message);
+        assert_eq!(e.line, Some(15));
+        let bounded = "idle_timeout_secs = 3\nmax_connections = 10";
+        let config = parse(&with(bounded, "store = \"memory\""), Path::new(".")).unwrap();
+        let expected = hookgate_axum::ServerLimits::new()
+            .idle_timeout(Duration::from_secs(3))
+            .max_connections(10);
+        assert_eq!(config.limits, expected);
+        let e = err(&with("idle_timeout_secs = 99999", "store = \"memory\""));
+        assert_eq!(e.line, Some(4), "{}", e.message);
     }
 
     #[test]

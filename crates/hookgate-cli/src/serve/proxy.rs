@@ -289,11 +289,18 @@ impl Router {
             StoreConfig::Memory { capacity } => {
                 AnyStore::Memory(MemoryStore::with_capacity(*capacity))
             }
-            StoreConfig::Redis { url, key_prefix } => {
+            StoreConfig::Redis {
+                url,
+                key_prefix,
+                op_timeout,
+            } => {
                 let mut store = RedisStore::new(url)
                     .map_err(|e| (lines.dedupe_redis, format!("redis_url {url:?}: {e}")))?;
                 if let Some(prefix) = key_prefix {
                     store = store.key_prefix(prefix.clone());
+                }
+                if let Some(timeout) = op_timeout {
+                    store = store.op_timeout(*timeout);
                 }
                 AnyStore::Redis(store)
             }
