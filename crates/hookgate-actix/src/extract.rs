@@ -1,14 +1,13 @@
 use std::fmt;
 use std::future::{ready, Ready};
-use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use hookgate::events::WebhookEvent;
-use hookgate::{Delivery, Rejection, VerifiedEvent};
+use hookgate::{Answer, Delivery, Rejection, VerifiedEvent};
 
-use crate::{json_response, rejection_response};
+use crate::answer_response;
 
 /// A verified webhook delivery, with its event parsed as `E`; dereferences
 /// to [`Delivery`] (`hook.event`, `hook.id()`, `hook.meta()`, `hook.raw()`).
@@ -18,19 +17,7 @@ use crate::{json_response, rejection_response};
 /// read the payload, so actix's `PayloadConfig` limit plays no part.
 pub struct Webhook<E = ()>(pub Delivery<E>);
 
-impl<E> Deref for Webhook<E> {
-    type Target = Delivery<E>;
-
-    fn deref(&self) -> &Delivery<E> {
-        &self.0
-    }
-}
-
-impl<E: fmt::Debug> fmt::Debug for Webhook<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Webhook").field(&self.0).finish()
-    }
-}
+hookgate::__delivery_extractor!(Webhook);
 
 impl<E: WebhookEvent> FromRequest for Webhook<E> {
     type Error = WebhookRejection;
@@ -71,26 +58,29 @@ impl fmt::Display for WebhookRejection {
     }
 }
 
+impl WebhookRejection {
+    /// The answer that goes to the sender.
+    pub fn answer(&self) -> Answer {
+        match self {
+            Self::MissingMiddleware => Answer::Misconfigured(MISSING_MIDDLEWARE_MESSAGE),
+            Self::Rejected(r) => Answer::Rejected(r.clone()),
+        }
+    }
+}
+
 impl ResponseError for WebhookRejection {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::MissingMiddleware => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Rejected(r) => {
-                StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_REQUEST)
-            }
-        }
+        StatusCode::from_u16(self.answer().status().as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::MissingMiddleware => {
-                tracing::error!(
-                    "hookgate_actix::Webhook extracted on a route without the VerifyWebhook \
-                     middleware; add .wrap(VerifyWebhook::...) to the route or scope"
-                );
-                json_response(500, &[], hookgate::error_body(MISSING_MIDDLEWARE_MESSAGE))
-            }
-            Self::Rejected(r) => rejection_response(r),
+        if let Self::MissingMiddleware = self {
+            tracing::error!(
+                "hookgate_actix::Webhook extracted on a route without the VerifyWebhook \
+                 middleware; add .wrap(VerifyWebhook::...) to the route or scope"
+            );
         }
+        answer_response(self.answer())
     }
 }

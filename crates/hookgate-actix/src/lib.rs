@@ -2,17 +2,17 @@
 
 mod extract;
 mod middleware;
+pub mod mode;
 
 pub use extract::{Webhook, WebhookRejection, MISSING_MIDDLEWARE_MESSAGE};
 pub use hookgate::{
-    self, dedupe, events, scheme, testing, Delivery, Rejection, VerifiedEvent, Verifier,
+    self, dedupe, events, scheme, testing, Answer, Delivery, Rejection, VerifiedEvent, Verifier,
 };
 pub use middleware::{VerifyWebhook, VerifyWebhookMiddleware};
 
 use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
-use bytes::Bytes;
 use hookgate::Headers;
 
 /// actix's header map seen through hookgate's framework-free [`Headers`].
@@ -33,22 +33,17 @@ impl Headers for ActixHeaders<'_> {
     }
 }
 
-/// A JSON response with hookgate's status, headers and body, for actix.
-fn json_response(status: u16, headers: &[(&'static str, String)], body: Bytes) -> HttpResponse {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+/// One of hookgate's answers as an actix response: the translation of
+/// [`Answer`](hookgate::Answer)'s status, headers and body, with the answer
+/// in the response's extensions as the tower layers put it.
+fn answer_response(answer: hookgate::Answer) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = HttpResponse::build(status);
-    res.insert_header(("content-type", "application/json"));
-    for (name, value) in headers {
-        res.insert_header((*name, value.as_str()));
+    for (name, value) in answer.headers() {
+        res.insert_header((name, value.as_ref()));
     }
-    res.body(body)
-}
-
-fn rejection_response(rejection: &Rejection) -> HttpResponse {
-    let headers: Vec<(&'static str, String)> = rejection
-        .retry_after()
-        .map(|after| ("retry-after", after.as_secs().max(1).to_string()))
-        .into_iter()
-        .collect();
-    json_response(rejection.status().as_u16(), &headers, rejection.json_body())
+    let mut res = res.body(answer.body());
+    res.extensions_mut().insert(answer);
+    res
 }

@@ -1,11 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 use std::fmt;
-use std::ops::Deref;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookgate::events::WebhookEvent;
 
@@ -13,7 +11,8 @@ pub mod serve;
 pub use serve::{serve, ServerLimits};
 
 pub use hookgate::{
-    self, events, scheme, testing, Delivery, Rejection, VerifiedEvent, Verifier, WebhookLayer,
+    self, events, scheme, testing, Answer, Delivery, Rejection, VerifiedEvent, Verifier,
+    WebhookLayer,
 };
 
 /// A verified webhook delivery, with its event parsed as `E`; dereferences
@@ -28,19 +27,7 @@ pub use hookgate::{
 /// forgotten layer can never hand an unverified event to a handler.
 pub struct Webhook<E = ()>(pub Delivery<E>);
 
-impl<E> Deref for Webhook<E> {
-    type Target = Delivery<E>;
-
-    fn deref(&self) -> &Delivery<E> {
-        &self.0
-    }
-}
-
-impl<E: fmt::Debug> fmt::Debug for Webhook<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Webhook").field(&self.0).finish()
-    }
-}
+hookgate::__delivery_extractor!(Webhook);
 
 impl<S, E> FromRequestParts<S> for Webhook<E>
 where
@@ -92,27 +79,25 @@ pub enum WebhookRejection {
 pub const MISSING_LAYER_MESSAGE: &str =
     "server misconfiguration: the Webhook extractor needs hookgate's WebhookLayer on this route";
 
+impl WebhookRejection {
+    /// The answer that goes to the sender.
+    pub fn answer(&self) -> Answer {
+        match self {
+            Self::MissingLayer => Answer::Misconfigured(MISSING_LAYER_MESSAGE),
+            Self::Rejected(rejection) => Answer::Rejected(rejection.clone()),
+        }
+    }
+}
+
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        let (status, body) = match &self {
-            Self::MissingLayer => {
-                tracing::error!(
-                    "hookgate::Webhook extracted on a route without WebhookLayer; \
-                     add .layer(WebhookLayer::...) to the route or router"
-                );
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    hookgate::error_body(MISSING_LAYER_MESSAGE),
-                )
-            }
-            Self::Rejected(rejection) => (rejection.status(), rejection.json_body()),
-        };
-        let mut res = (status, body).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        res
+        if let Self::MissingLayer = self {
+            tracing::error!(
+                "hookgate::Webhook extracted on a route without WebhookLayer; \
+                 add .layer(WebhookLayer::...) to the route or router"
+            );
+        }
+        self.answer().into_response().map(axum::body::Body::new)
     }
 }
 

@@ -92,3 +92,26 @@ impl<E: fmt::Debug> fmt::Debug for Delivery<E> {
             .finish()
     }
 }
+
+/// For the adapters: makes `$name<E>`, a framework's extractor around a
+/// [`Delivery<E>`](crate::Delivery), dereference to the delivery and print
+/// as it, so each adapter writes only its framework's extractor trait.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __delivery_extractor {
+    ($name:ident) => {
+        impl<E> ::core::ops::Deref for $name<E> {
+            type Target = $crate::Delivery<E>;
+
+            fn deref(&self) -> &$crate::Delivery<E> {
+                &self.0
+            }
+        }
+
+        impl<E: ::core::fmt::Debug> ::core::fmt::Debug for $name<E> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.0).finish()
+            }
+        }
+    };
+}

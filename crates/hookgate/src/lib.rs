@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod answer;
 mod clock;
 pub mod dedupe;
 mod delivery;
@@ -12,11 +13,13 @@ pub mod https;
 pub mod inbox;
 pub mod layer;
 pub mod metrics;
+pub mod pipeline;
 pub mod scheme;
 mod secret;
 pub mod testing;
 mod verifier;
 
+pub use answer::{Answer, DEDUPE_HEADER};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::Delivery;
 pub use envelope::VerifiedEvent;

@@ -22,8 +22,8 @@ pub(crate) fn verified(scheme: &'static str) {
         .increment(1);
 }
 
-/// Counts a rejection; adapters call it where they answer one.
-pub fn rejected(scheme: &'static str, rejection: &Rejection) {
+/// Counts a rejection ([`Intake::reject`](crate::pipeline::Intake::reject) is its one caller).
+pub(crate) fn rejected(scheme: &'static str, rejection: &Rejection) {
     metrics::counter!(
         "hookgate_deliveries_total",
         "scheme" => scheme,
@@ -46,7 +46,7 @@ pub(crate) fn dedupe_evicted_within_retention() {
 }
 
 /// Records how long a handler took.
-pub fn handler_duration(scheme: &'static str, mode: &'static str, took: Duration) {
+pub(crate) fn handler_duration(scheme: &'static str, mode: &'static str, took: Duration) {
     metrics::histogram!("hookgate_handler_duration_seconds", "scheme" => scheme, "mode" => mode)
         .record(took.as_secs_f64());
 }

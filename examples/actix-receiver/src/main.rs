@@ -21,6 +21,7 @@ use hookgate::dedupe::MemoryStore;
 use hookgate::events::{AexoEvent, AxifiEvent};
 use hookgate::inbox::{Inbox, Workers};
 use hookgate::Delivery;
+use hookgate_actix::mode::Mode;
 use hookgate_actix::{VerifyWebhook, Webhook};
 use hookgate_sqlite::SqliteInbox;
 
@@ -37,63 +38,89 @@ async fn on_axifi(hook: Webhook<AxifiEvent>) -> HttpResponse {
 #[actix_web::main]
 async fn main() -> ExitCode {
     receiver_common::init_tracing();
-    let built = receiver_common::parse_args("actix-receiver").and_then(|options| {
-        let (aexo_v, axifi_v) = receiver_common::verifiers(&options)?;
-        // Verified, then de-duplicated in memory (one store shared by all workers).
-        let aexo = VerifyWebhook::new(aexo_v.clone()).with_dedupe(MemoryStore::new());
-        let axifi = VerifyWebhook::new(axifi_v.clone()).with_dedupe(MemoryStore::new());
-        let mut aexo = aexo.map_err(|e| e.to_string())?;
-        let mut axifi = axifi.map_err(|e| e.to_string())?;
-        let mut workers = Vec::new();
-        if let Some(dir) = &options.inbox {
-            // Inbox mode: store, answer 200 at once, handle from the inbox.
-            let open = |route: &str| -> Result<Arc<SqliteInbox>, String> {
-                let file = receiver_common::inbox_file(dir, route)?;
-                SqliteInbox::open(&file)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            };
-            let (aexo_store, axifi_store) = (open("aexo")?, open("axifi")?);
-            // Events the handlers' types cannot take are refused with 400.
-            aexo =
-                aexo.with_inbox(Inbox::new(aexo_store.clone(), &aexo_v).parses_as::<AexoEvent>());
-            axifi = axifi
-                .with_inbox(Inbox::new(axifi_store.clone(), &axifi_v).parses_as::<AxifiEvent>());
-            let config = receiver_common::worker_config()?;
-            workers.push(Workers::spawn(
-                aexo_store,
-                aexo_v,
-                config.clone(),
-                |d: Delivery<AexoEvent>| async move {
-                    receiver_common::on_aexo(&d);
-                    Ok(())
-                },
-            ));
-            workers.push(Workers::spawn(
-                axifi_store,
-                axifi_v,
-                config,
-                |d: Delivery<AxifiEvent>| async move {
-                    receiver_common::on_axifi(&d);
-                    Ok(())
-                },
-            ));
-        }
-        Ok((aexo, axifi, options, workers))
-    });
-    let built = built.and_then(|(aexo, axifi, options, workers)| {
-        if let Some(addr) = options.metrics {
-            receiver_common::serve_metrics(addr)?;
-        }
-        Ok((aexo, axifi, options, workers))
-    });
-    let (aexo, axifi, options, workers) = match built {
-        Ok(built) => built,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
+    let options = match receiver_common::parse_args("actix-receiver") {
+        Ok(options) => options,
+        Err(message) => return failed(&message),
     };
+    let (aexo_v, axifi_v) = match receiver_common::verifiers(&options) {
+        Ok(verifiers) => verifiers,
+        Err(message) => return failed(&message),
+    };
+    let Some(dir) = options.inbox.clone() else {
+        // Verified, then de-duplicated in memory (one store shared by all workers).
+        let routes = VerifyWebhook::new(aexo_v)
+            .with_dedupe(MemoryStore::new())
+            .and_then(|aexo| {
+                Ok((
+                    aexo,
+                    VerifyWebhook::new(axifi_v).with_dedupe(MemoryStore::new())?,
+                ))
+            });
+        return match routes {
+            Ok((aexo, axifi)) => serve(aexo, axifi, &options, Vec::new()).await,
+            Err(e) => failed(&e.to_string()),
+        };
+    };
+    // Inbox mode: store, answer 200 at once, handle from the inbox. The
+    // inbox's insert-if-new is the route's dedupe.
+    let open = |route: &str| -> Result<Arc<SqliteInbox>, String> {
+        let file = receiver_common::inbox_file(&dir, route)?;
+        SqliteInbox::open(&file)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    };
+    let stores = open("aexo").and_then(|a| Ok((a, open("axifi")?)));
+    let config = receiver_common::worker_config();
+    let ((aexo_store, axifi_store), config) = match (stores, config) {
+        (Ok(stores), Ok(config)) => (stores, config),
+        (Err(message), _) | (_, Err(message)) => return failed(&message),
+    };
+    // Events the handlers' types cannot take are refused with 400.
+    let aexo = VerifyWebhook::new(aexo_v.clone())
+        .with_inbox(Inbox::new(aexo_store.clone(), &aexo_v).parses_as::<AexoEvent>());
+    let axifi = VerifyWebhook::new(axifi_v.clone())
+        .with_inbox(Inbox::new(axifi_store.clone(), &axifi_v).parses_as::<AxifiEvent>());
+    let workers = vec![
+        Workers::spawn(
+            aexo_store,
+            aexo_v,
+            config.clone(),
+            |d: Delivery<AexoEvent>| async move {
+                receiver_common::on_aexo(&d);
+                Ok(())
+            },
+        ),
+        Workers::spawn(
+            axifi_store,
+            axifi_v,
+            config,
+            |d: Delivery<AxifiEvent>| async move {
+                receiver_common::on_axifi(&d);
+                Ok(())
+            },
+        ),
+    ];
+    serve(aexo, axifi, &options, workers).await
+}
+
+fn failed(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// Serves both routes, in whichever mode they were built, until a signal;
+/// then stops the inbox workers, if any.
+async fn serve<A: Mode + Send, X: Mode + Send>(
+    aexo: VerifyWebhook<A>,
+    axifi: VerifyWebhook<X>,
+    options: &receiver_common::Options,
+    workers: Vec<Workers>,
+) -> ExitCode {
+    if let Some(addr) = options.metrics {
+        if let Err(message) = receiver_common::serve_metrics(addr) {
+            return failed(&message);
+        }
+    }
     // actix bounds the request head (client_request_timeout, default 5 s)
     // and idle keep-alive (5 s) itself; the flags set them as for axum.
     let mut server = HttpServer::new(move || {

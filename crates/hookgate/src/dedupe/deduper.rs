@@ -2,13 +2,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::StatusCode;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use sha2::{Digest, Sha256};
 
 use super::store::{Claim, DedupeStore, StoreError, Token};
 use crate::headers::{HeaderValue, Headers};
-use crate::{error_body, ConfigError, VerifiedEvent, Verifier};
+use crate::{Answer, ConfigError, Rejection, VerifiedEvent, Verifier};
 
 /// Default lease of an in-flight claim: longer than the default handler
 /// deadline (25 s), so a live handler never loses its claim, and short
@@ -17,9 +19,6 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// Default `Retry-After` for 409 (in flight) and 503 (store unavailable).
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// The response header that marks a dedupe answer (`duplicate`, `in-flight`).
-pub const DEDUPE_HEADER: &str = "hookgate-dedupe";
 
 /// Where the dedupe key of a delivery comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,13 +44,13 @@ impl KeySource {
         }
     }
 
-    /// `namespace:key` for a delivery, or [`DedupeOutcome::MissingKey`].
+    /// `namespace:key` for a delivery, or [`Answer::MissingKey`].
     pub fn key_for(
         &self,
         namespace: &str,
         event: &VerifiedEvent,
         headers: &dyn Headers,
-    ) -> Result<String, DedupeOutcome> {
+    ) -> Result<String, Answer> {
         let raw: Result<String, &'static str> = match self {
             KeySource::EventId => match event.id() {
                 Some("") => Err("empty event id"),
@@ -74,7 +73,7 @@ impl KeySource {
             Ok(key) => Ok(format!("{namespace}:{key}")),
             Err(why) => {
                 tracing::warn!(namespace, key = ?self, why, "delivery has no dedupe key");
-                Err(DedupeOutcome::MissingKey)
+                Err(Answer::MissingKey)
             }
         }
     }
@@ -174,11 +173,7 @@ impl<St: DedupeStore> Deduper<St> {
     }
 
     /// The namespaced key of a delivery, or the reason it has none.
-    pub fn key_for(
-        &self,
-        event: &VerifiedEvent,
-        headers: &dyn Headers,
-    ) -> Result<String, DedupeOutcome> {
+    pub fn key_for(&self, event: &VerifiedEvent, headers: &dyn Headers) -> Result<String, Answer> {
         self.key.key_for(&self.namespace, event, headers)
     }
 
@@ -198,12 +193,12 @@ impl<St: DedupeStore> Deduper<St> {
             Ok(Claim::Done) => {
                 crate::metrics::dedupe("duplicate");
                 tracing::info!(%key, "duplicate of a processed event answered 200");
-                Decision::Respond(DedupeOutcome::Duplicate)
+                Decision::Respond(Answer::Duplicate)
             }
             Ok(Claim::InFlight) => {
                 crate::metrics::dedupe("in_flight");
                 tracing::info!(%key, "duplicate of an event in flight answered 409");
-                Decision::Respond(DedupeOutcome::InFlight {
+                Decision::Respond(Answer::InFlight {
                     retry_after: self.retry_after,
                 })
             }
@@ -212,7 +207,7 @@ impl<St: DedupeStore> Deduper<St> {
                 match self.on_error {
                     OnStoreError::FailClosed => {
                         tracing::error!(%key, %error, "dedupe store unavailable: answering 503");
-                        Decision::Respond(DedupeOutcome::Unavailable {
+                        Decision::Respond(Answer::DedupeUnavailable {
                             retry_after: self.retry_after,
                         })
                     }
@@ -221,6 +216,47 @@ impl<St: DedupeStore> Deduper<St> {
                         Decision::RunUnclaimed
                     }
                 }
+            }
+        }
+    }
+}
+
+impl<St: DedupeStore> Deduper<St> {
+    /// The whole dedupe step around a handler: claims `key`, starts the
+    /// handler (`start` makes its future) only when the claim is new (or the store is down and the
+    /// route fails open), then commits the id when `succeeded` says the
+    /// handler's output is a success and releases the claim otherwise, on a
+    /// panic (answered 500), or when this future is dropped (the
+    /// [`ClaimGuard`]'s drop). Resolves to the handler's output, or to the
+    /// answer given instead of running it.
+    pub async fn run<F: Future>(
+        &self,
+        key: String,
+        start: impl FnOnce() -> F,
+        succeeded: impl FnOnce(&F::Output) -> bool,
+    ) -> Result<F::Output, Answer> {
+        let guard = match self.claim(key).await {
+            Decision::Respond(answer) => return Err(answer),
+            Decision::RunUnclaimed => return Ok(start().await),
+            Decision::Run(guard) => guard,
+        };
+        let handler = async move { start().await };
+        match AssertUnwindSafe(handler).catch_unwind().await {
+            Ok(output) => {
+                if succeeded(&output) {
+                    let _ = guard.commit().await;
+                } else {
+                    let _ = guard.release().await;
+                }
+                Ok(output)
+            }
+            Err(_panic) => {
+                tracing::error!(
+                    key = guard.key(),
+                    "handler panicked: claim released, answering 500"
+                );
+                let _ = guard.release().await;
+                Err(Answer::Rejected(Rejection::HandlerPanicked))
             }
         }
     }
@@ -311,74 +347,9 @@ pub enum Decision<St: DedupeStore> {
     /// [`ClaimGuard::release`] otherwise (dropping the guard releases too).
     Run(ClaimGuard<St>),
     /// Answer without running the handler.
-    Respond(DedupeOutcome),
+    Respond(Answer),
     /// The store is down and the route fails open: run without a claim.
     RunUnclaimed,
-}
-
-/// An answer the dedupe step gives instead of the handler's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DedupeOutcome {
-    /// Already processed: 200, so the sender stops retrying.
-    Duplicate,
-    /// Being processed by another delivery: 409 with `Retry-After`.
-    InFlight {
-        /// The `Retry-After` to send.
-        retry_after: Duration,
-    },
-    /// The store is unreachable: 503 with `Retry-After`.
-    Unavailable {
-        /// The `Retry-After` to send.
-        retry_after: Duration,
-    },
-    /// The configured key is missing from the delivery: 400.
-    MissingKey,
-    /// The handler panicked: 500, claim released.
-    HandlerPanicked,
-    /// No verified event on the request (the verifying layer is missing): 500.
-    NotVerified,
-}
-
-impl DedupeOutcome {
-    /// The status the sender sees.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Duplicate => StatusCode::OK,
-            Self::InFlight { .. } => StatusCode::CONFLICT,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::MissingKey => StatusCode::BAD_REQUEST,
-            Self::HandlerPanicked | Self::NotVerified => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// Headers to add: the dedupe marker and `Retry-After` where it applies.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        let secs = |d: &Duration| d.as_secs().max(1).to_string();
-        match self {
-            Self::Duplicate => vec![(DEDUPE_HEADER, "duplicate".into())],
-            Self::InFlight { retry_after } => vec![
-                (DEDUPE_HEADER, "in-flight".into()),
-                ("retry-after", secs(retry_after)),
-            ],
-            Self::Unavailable { retry_after } => vec![("retry-after", secs(retry_after))],
-            _ => Vec::new(),
-        }
-    }
-
-    /// The JSON body.
-    pub fn json_body(&self) -> Bytes {
-        match self {
-            Self::Duplicate => Bytes::from_static(b"{\"duplicate\":true}"),
-            Self::InFlight { .. } => error_body("this event is being processed; retry later"),
-            Self::Unavailable { .. } => error_body("dedupe store unavailable; retry later"),
-            Self::MissingKey => error_body("delivery has no dedupe key"),
-            Self::HandlerPanicked => crate::Rejection::HandlerPanicked.json_body(),
-            Self::NotVerified => error_body(
-                "server misconfiguration: the dedupe layer needs hookgate's WebhookLayer outside it",
-            ),
-        }
-    }
 }
 
 /// The claim held while the handler runs.
@@ -586,34 +557,14 @@ mod tests {
                 .unwrap(),
             "tenant-7:d1"
         );
-        assert_eq!(
-            by_header.key_for(&event, &none),
-            Err(DedupeOutcome::MissingKey)
-        );
+        assert_eq!(by_header.key_for(&event, &none), Err(Answer::MissingKey));
         assert_eq!(
             by_header.key_for(
                 &event,
                 &vec![("x-delivery-id", "a"), ("x-delivery-id", "b")]
             ),
-            Err(DedupeOutcome::MissingKey)
+            Err(Answer::MissingKey)
         );
         let _ = Aexo;
-    }
-
-    #[test]
-    fn outcomes_carry_the_status_marker_and_retry_after() {
-        let d = DedupeOutcome::Duplicate;
-        assert_eq!(d.status(), 200);
-        assert_eq!(d.headers(), vec![(DEDUPE_HEADER, "duplicate".to_owned())]);
-        let f = DedupeOutcome::InFlight {
-            retry_after: Duration::from_secs(30),
-        };
-        assert_eq!(f.status(), 409);
-        assert!(f.headers().contains(&("retry-after", "30".to_owned())));
-        let u = DedupeOutcome::Unavailable {
-            retry_after: Duration::from_millis(10),
-        };
-        assert_eq!(u.status(), 503);
-        assert!(u.headers().contains(&("retry-after", "1".to_owned())));
     }
 }

@@ -1,17 +1,19 @@
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use http::{header, HeaderName, HeaderValue, Request, Response};
+use http::{Request, Response};
 use http_body_util::{Either, Full};
 use tower::{Layer, Service};
 
-use super::deduper::{Decision, DedupeOutcome, Deduper};
+use super::deduper::Deduper;
 use super::store::DedupeStore;
-use crate::VerifiedEvent;
+use crate::{Answer, VerifiedEvent};
+
+/// The 500 message when the dedupe layer finds no verified event.
+const NOT_VERIFIED: &str =
+    "server misconfiguration: the dedupe layer needs hookgate's WebhookLayer outside it";
 
 /// Applies [`Dedupe`]: put it inside [`WebhookLayer`](crate::WebhookLayer),
 /// which supplies the verified event it keys on.
@@ -70,23 +72,6 @@ impl<S: Clone, St> Clone for Dedupe<S, St> {
 /// Response future of [`Dedupe`].
 pub type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
-/// The response for a dedupe outcome.
-pub fn outcome_response(outcome: &DedupeOutcome) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(outcome.json_body()));
-    *res.status_mut() = outcome.status();
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    for (name, value) in outcome.headers() {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
-    res
-}
-
 impl<S, St, B, ResBody> Service<Request<B>> for Dedupe<S, St>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -109,51 +94,152 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let deduper = self.deduper.clone();
         Box::pin(async move {
-            let respond = |o: DedupeOutcome| Ok(outcome_response(&o).map(Either::Right));
-            let Some(event) = req.extensions().get::<VerifiedEvent>().cloned() else {
+            let respond = |answer: Answer| Ok(answer.into_response().map(Either::Right));
+            let Some(event) = req.extensions().get::<VerifiedEvent>() else {
                 tracing::error!(
                     "dedupe layer without a verified event: put WebhookLayer outside DedupeLayer"
                 );
-                return respond(DedupeOutcome::NotVerified);
+                return respond(Answer::Misconfigured(NOT_VERIFIED));
             };
-            let key = match deduper.key_for(&event, req.headers()) {
+            let key = match deduper.key_for(event, req.headers()) {
                 Ok(key) => key,
-                Err(outcome) => return respond(outcome),
+                Err(answer) => return respond(answer),
             };
-            let guard = match deduper.claim(key).await {
-                Decision::Respond(outcome) => return respond(outcome),
-                Decision::RunUnclaimed => {
-                    return inner.call(req).await.map(|res| res.map(Either::Left))
-                }
-                Decision::Run(guard) => guard,
-            };
-            // A panic in the handler becomes a 500 and releases the claim;
-            // if this future is dropped instead, the guard's drop releases it.
-            let outcome = AssertUnwindSafe(async move { inner.call(req).await })
-                .catch_unwind()
+            let ran = deduper
+                .run(
+                    key,
+                    move || inner.call(req),
+                    |res| matches!(res, Ok(res) if res.status().is_success()),
+                )
                 .await;
-            match outcome {
-                Ok(Ok(res)) if res.status().is_success() => {
-                    let _ = guard.commit().await;
-                    Ok(res.map(Either::Left))
-                }
-                Ok(Ok(res)) => {
-                    let _ = guard.release().await;
-                    Ok(res.map(Either::Left))
-                }
-                Ok(Err(error)) => {
-                    let _ = guard.release().await;
-                    Err(error)
-                }
-                Err(_panic) => {
-                    tracing::error!(
-                        key = guard.key(),
-                        "handler panicked: claim released, answering 500"
-                    );
-                    let _ = guard.release().await;
-                    respond(DedupeOutcome::HandlerPanicked)
-                }
+            match ran {
+                Ok(res) => res.map(|res| res.map(Either::Left)),
+                Err(answer) => respond(answer),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode};
+    use http_body_util::{Either, Full};
+    use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+
+    use crate::dedupe::{DedupeLayer, Deduper, MemoryStore, DEDUPE_HEADER};
+    use crate::scheme::Aexo;
+    use crate::{testing, Answer, Verifier, WebhookLayer};
+
+    const SECRET: &str = "dedupe-layer-secret";
+
+    fn delivery(id: &str) -> Request<Full<Bytes>> {
+        let body = testing::aexo_body(id, "key.created", serde_json::json!({}));
+        testing::signed_request(&Aexo, SECRET, "/", body)
+    }
+
+    /// A handler that counts its calls and answers each with the next status.
+    fn handler(
+        calls: Arc<AtomicUsize>,
+        statuses: &'static [u16],
+    ) -> impl tower::Service<
+        Request<Full<Bytes>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone {
+        service_fn(move |_req: Request<Full<Bytes>>| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let status = statuses[n.min(statuses.len() - 1)];
+                if status == 0 {
+                    panic!("handler panicked");
+                }
+                let mut res = Response::new(Full::<Bytes>::default());
+                *res.status_mut() = StatusCode::from_u16(status).unwrap();
+                Ok::<_, Infallible>(res)
+            }
+        })
+    }
+
+    /// What the route answers with: the handler's body, an answer of the
+    /// dedupe layer's, or one of the verifying layer's.
+    type RouteBody = Either<Either<Full<Bytes>, Full<Bytes>>, Full<Bytes>>;
+
+    fn route(
+        calls: Arc<AtomicUsize>,
+        statuses: &'static [u16],
+    ) -> impl tower::Service<Request<Full<Bytes>>, Response = Response<RouteBody>, Error = Infallible>
+           + Clone {
+        let verifier = Verifier::aexo(SECRET).unwrap();
+        let deduper = Deduper::builder(MemoryStore::new())
+            .build(&verifier)
+            .unwrap();
+        ServiceBuilder::new()
+            .layer(WebhookLayer::new(verifier))
+            .layer(DedupeLayer::new(deduper))
+            .service(handler(calls, statuses))
+    }
+
+    #[tokio::test]
+    async fn a_processed_event_is_answered_duplicate_without_the_handler() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let svc = route(calls.clone(), &[200]);
+        let first = svc.clone().oneshot(delivery("wh_d1")).await.unwrap();
+        assert_eq!(first.status(), 200);
+        let again = svc.oneshot(delivery("wh_d1")).await.unwrap();
+        assert_eq!(again.status(), 200);
+        assert_eq!(again.headers()[DEDUPE_HEADER], "duplicate");
+        assert_eq!(again.extensions().get::<Answer>(), Some(&Answer::Duplicate));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_panicked_handler_leaves_the_event_to_its_retry() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        // 500, then a panic (answered 500), then success, then a duplicate.
+        let svc = route(calls.clone(), &[500, 0, 200]);
+        let statuses = [
+            svc.clone()
+                .oneshot(delivery("wh_d2"))
+                .await
+                .unwrap()
+                .status(),
+            svc.clone()
+                .oneshot(delivery("wh_d2"))
+                .await
+                .unwrap()
+                .status(),
+            svc.clone()
+                .oneshot(delivery("wh_d2"))
+                .await
+                .unwrap()
+                .status(),
+        ];
+        assert_eq!(statuses.map(|s| s.as_u16()), [500, 500, 200]);
+        let last = svc.oneshot(delivery("wh_d2")).await.unwrap();
+        assert_eq!(last.headers()[DEDUPE_HEADER], "duplicate");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn without_the_verifying_layer_it_answers_500_and_runs_nothing() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let verifier = Verifier::aexo(SECRET).unwrap();
+        let deduper = Deduper::builder(MemoryStore::new())
+            .build(&verifier)
+            .unwrap();
+        let svc = DedupeLayer::new(deduper).layer(handler(calls.clone(), &[200]));
+        let res = svc.oneshot(delivery("wh_d3")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            res.extensions().get::<Answer>().map(Answer::reason),
+            Some("misconfigured")
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 }

@@ -47,10 +47,11 @@ mod layer;
 mod memory;
 mod store;
 
+pub use crate::answer::DEDUPE_HEADER;
 pub use deduper::{
-    ClaimGuard, Decision, DedupeOutcome, Deduper, DeduperBuilder, KeySource, OnStoreError,
-    COMMIT_RETRY_DELAYS, DEDUPE_HEADER, DEFAULT_LEASE, DEFAULT_RETRY_AFTER,
+    ClaimGuard, Decision, Deduper, DeduperBuilder, KeySource, OnStoreError, COMMIT_RETRY_DELAYS,
+    DEFAULT_LEASE, DEFAULT_RETRY_AFTER,
 };
-pub use layer::{outcome_response, Dedupe, DedupeLayer, ResponseFuture};
+pub use layer::{Dedupe, DedupeLayer, ResponseFuture};
 pub use memory::{MemoryStore, DEFAULT_CAPACITY, EVICTION_WARNING_INTERVAL};
 pub use store::{Claim, DedupeStore, StoreError, Token};

@@ -7,7 +7,6 @@ use http_body_util::{Either, Full};
 use tower::{Layer, Service};
 
 use super::{Connection, HttpsPolicy};
-use crate::layer::rejection_response;
 
 type ConnectionOf = fn(&http::Extensions) -> Option<Connection>;
 
@@ -90,7 +89,9 @@ where
                 futures_util::future::Either::Left(self.inner.call(req).map_ok(left as fn(_) -> _))
             }
             Err(rejection) => futures_util::future::Either::Right(std::future::ready(Ok(
-                rejection_response(&rejection).map(Either::Right),
+                crate::Answer::from(rejection)
+                    .into_response()
+                    .map(Either::Right),
             ))),
         }
     }

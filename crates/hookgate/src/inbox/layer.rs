@@ -11,9 +11,13 @@ use http_body_util::Full;
 use tower::Service;
 
 use super::{Enqueued, InboxStore, NewEvent, StoredHeaders};
-use crate::dedupe::{outcome_response, DedupeOutcome, KeySource, DEFAULT_RETRY_AFTER};
+use crate::dedupe::{KeySource, DEFAULT_RETRY_AFTER};
 use crate::events::WebhookEvent;
-use crate::{error_body, Delivery, Rejection, VerifiedEvent, Verifier};
+use crate::{Answer, Delivery, Rejection, VerifiedEvent, Verifier};
+
+/// The 500 message when the inbox service finds no verified event.
+const NOT_VERIFIED: &str =
+    "server misconfiguration: the inbox service needs hookgate's WebhookLayer outside it";
 
 /// The inbox end of a route: stores the verified event and answers the
 /// sender, without calling any handler (the [`Workers`](super::Workers) do).
@@ -110,85 +114,32 @@ impl<St: InboxStore> Inbox<St> {
         async move {
             if let Err(rejection) = fits {
                 crate::metrics::inbox_stored("refused");
-                return Answer {
-                    status: rejection.status().as_u16(),
-                    headers: Vec::new(),
-                    body: rejection.json_body(),
-                };
+                return Answer::Rejected(rejection);
             }
             let new = match prepared {
                 Ok(new) => new,
-                Err(outcome) => return Answer::from(outcome),
+                Err(answer) => return answer,
             };
             let event_type = new.event_type.clone();
             match store.enqueue(new).await {
                 Ok(Enqueued::Stored(id)) => {
                     crate::metrics::inbox_stored("stored");
                     tracing::info!(id, event = %event_type, "webhook stored in the inbox");
-                    Answer {
-                        status: 200,
-                        headers: Vec::new(),
-                        body: Bytes::from_static(b"{\"queued\":true}"),
-                    }
+                    Answer::Queued
                 }
                 Ok(Enqueued::Duplicate) => {
                     crate::metrics::inbox_stored("duplicate");
-                    Answer::from(DedupeOutcome::Duplicate)
+                    Answer::Duplicate
                 }
                 Err(error) => {
                     crate::metrics::inbox_stored("unavailable");
                     tracing::error!(%error, "inbox store could not take the event: answering 503");
-                    let unavailable = DedupeOutcome::Unavailable {
+                    Answer::InboxUnavailable {
                         retry_after: DEFAULT_RETRY_AFTER,
-                    };
-                    Answer {
-                        body: error_body("inbox unavailable; retry later"),
-                        ..Answer::from(unavailable)
                     }
                 }
             }
         }
-    }
-}
-
-/// The inbox's answer to the sender, framework-free (adapters translate it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// The status.
-    pub status: u16,
-    /// Extra headers (the dedupe marker, `Retry-After`).
-    pub headers: Vec<(&'static str, String)>,
-    /// The JSON body.
-    pub body: Bytes,
-}
-
-impl From<DedupeOutcome> for Answer {
-    fn from(outcome: DedupeOutcome) -> Self {
-        Self {
-            status: outcome.status().as_u16(),
-            headers: outcome.headers(),
-            body: outcome.json_body(),
-        }
-    }
-}
-
-impl Answer {
-    /// As an `http` response with a JSON content type.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
-        let mut res = Response::new(Full::new(self.body));
-        *res.status_mut() = http::StatusCode::from_u16(self.status)
-            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = res.headers_mut();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        for (name, value) in self.headers {
-            if let Ok(value) = http::HeaderValue::from_str(&value) {
-                headers.insert(http::HeaderName::from_static(name), value);
-            }
-        }
-        res
     }
 }
 
@@ -203,9 +154,156 @@ impl<St: InboxStore, B: Send + 'static> Service<Request<B>> for Inbox<St> {
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let Some(event) = req.extensions().get::<VerifiedEvent>().cloned() else {
-            return Box::pin(async { Ok(outcome_response(&DedupeOutcome::NotVerified)) });
+            return Box::pin(async { Ok(Answer::Misconfigured(NOT_VERIFIED).into_response()) });
         };
         let answer = self.accept(&event, req.headers());
         Box::pin(async move { Ok(answer.await.into_response()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use bytes::Bytes;
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use super::*;
+    use crate::events::AexoEvent;
+    use crate::inbox::{EventId, EventInfo, Leased, Replay, State, Stats, StoreError, Token};
+    use crate::scheme::Aexo;
+    use crate::{testing, WebhookLayer};
+
+    const SECRET: &str = "inbox-layer-secret";
+
+    /// A store whose disk is gone: every call fails, and enqueues are counted.
+    #[derive(Debug, Default)]
+    struct Unreachable {
+        enqueues: AtomicUsize,
+    }
+
+    fn down<T>() -> Result<T, StoreError> {
+        Err(StoreError("the store is unreachable".into()))
+    }
+
+    impl InboxStore for Unreachable {
+        async fn enqueue(&self, _: NewEvent) -> Result<Enqueued, StoreError> {
+            self.enqueues.fetch_add(1, Ordering::SeqCst);
+            down()
+        }
+        async fn lease(
+            &self,
+            _: usize,
+            _: Duration,
+            _: SystemTime,
+        ) -> Result<Vec<Leased>, StoreError> {
+            down()
+        }
+        async fn complete(
+            &self,
+            _: EventId,
+            _: Token,
+            _: SystemTime,
+            _: bool,
+        ) -> Result<bool, StoreError> {
+            down()
+        }
+        async fn reschedule(
+            &self,
+            _: EventId,
+            _: Token,
+            _: SystemTime,
+            _: &str,
+        ) -> Result<bool, StoreError> {
+            down()
+        }
+        async fn kill(
+            &self,
+            _: EventId,
+            _: Token,
+            _: &str,
+            _: SystemTime,
+        ) -> Result<bool, StoreError> {
+            down()
+        }
+        async fn stats(&self, _: SystemTime) -> Result<Stats, StoreError> {
+            down()
+        }
+        async fn list(&self, _: Option<State>, _: usize) -> Result<Vec<EventInfo>, StoreError> {
+            down()
+        }
+        async fn show(&self, _: EventId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
+            down()
+        }
+        async fn replay(
+            &self,
+            _: Replay,
+            _: bool,
+            _: SystemTime,
+        ) -> Result<Vec<EventId>, StoreError> {
+            down()
+        }
+        async fn set_paused(&self, _: bool) -> Result<(), StoreError> {
+            down()
+        }
+        async fn purge_dead(&self, _: SystemTime) -> Result<u64, StoreError> {
+            down()
+        }
+        async fn prune_done(&self, _: SystemTime) -> Result<u64, StoreError> {
+            down()
+        }
+    }
+
+    fn delivery(data: serde_json::Value) -> http::Request<http_body_util::Full<Bytes>> {
+        let body = testing::aexo_body("wh_i1", "dataset.refreshed", data);
+        testing::signed_request(&Aexo, SECRET, "/", body)
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_take_the_event_is_503_never_2xx() {
+        let store = Arc::new(Unreachable::default());
+        let verifier = Verifier::aexo(SECRET).unwrap();
+        let svc = ServiceBuilder::new()
+            .layer(WebhookLayer::new(verifier.clone()))
+            .service(Inbox::new(store.clone(), &verifier));
+        let res = svc.oneshot(delivery(serde_json::json!({}))).await.unwrap();
+        assert_eq!(res.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().contains_key("retry-after"));
+        assert_eq!(
+            res.extensions().get::<Answer>().map(Answer::reason),
+            Some("inbox_unavailable")
+        );
+        assert_eq!(store.enqueues.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_event_the_handler_type_cannot_take_is_400_before_the_store() {
+        let store = Arc::new(Unreachable::default());
+        let verifier = Verifier::aexo(SECRET).unwrap();
+        let svc = ServiceBuilder::new()
+            .layer(WebhookLayer::new(verifier.clone()))
+            .service(Inbox::new(store.clone(), &verifier).parses_as::<AexoEvent>());
+        let bad = delivery(serde_json::json!({ "records_updated": "not a number" }));
+        let res = svc.oneshot(bad).await.unwrap();
+        assert_eq!(res.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(
+            store.enqueues.load(Ordering::SeqCst),
+            0,
+            "the store was asked"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_the_verifying_layer_it_answers_500_and_stores_nothing() {
+        let store = Arc::new(Unreachable::default());
+        let verifier = Verifier::aexo(SECRET).unwrap();
+        let res = Inbox::new(store.clone(), &verifier)
+            .oneshot(delivery(serde_json::json!({})))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(store.enqueues.load(Ordering::SeqCst), 0);
     }
 }

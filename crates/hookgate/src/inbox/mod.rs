@@ -29,7 +29,7 @@ mod layer;
 mod stored_headers;
 mod worker;
 
-pub use layer::{Answer, Inbox, InboxLayer};
+pub use layer::{Inbox, InboxLayer};
 pub use stored_headers::StoredHeaders;
 pub use worker::{HandlerError, RetrySchedule, WorkerConfig, Workers};
 

@@ -1,5 +1,4 @@
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -7,22 +6,20 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response};
 use http_body::Body;
-use http_body_util::combinators::Collect;
-use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use http_body_util::{BodyDataStream, Either, Full};
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Timeout};
 use tower::Service;
 
-use super::{rejection_response, BoxError};
-use crate::{Rejection, Verifier};
+use super::BoxError;
+use crate::pipeline::{Intake, ReadBody, RunHandler};
+use crate::{Answer, Rejection};
 
 pin_project! {
-    /// Response future of [`VerifyWebhook`](super::VerifyWebhook).
+    /// Response future of [`VerifyWebhook`](super::VerifyWebhook): the
+    /// [pipeline](crate::pipeline)'s stages as one state machine.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<Full<Bytes>>>,
-        B: Body,
-        B::Error: Into<BoxError>,
     {
         #[pin]
         state: State<S, B>,
@@ -35,25 +32,20 @@ pin_project! {
     enum State<S, B>
     where
         S: Service<Request<Full<Bytes>>>,
-        B: Body,
-        B::Error: Into<BoxError>,
     {
         Reading {
             #[pin]
-            read: Timeout<Collect<Limited<B>>>,
+            read: ReadBody<BodyDataStream<B>>,
             parts: Option<Parts>,
             inner: Option<S>,
-            verifier: Verifier,
-            deadline: Instant,
+            intake: Intake,
         },
         Calling {
             #[pin]
-            future: Timeout<S::Future>,
-            scheme: &'static str,
-            started: Instant,
+            call: RunHandler<S::Future>,
         },
-        Rejected {
-            rejection: Option<Rejection>,
+        Answered {
+            answer: Option<Answer>,
         },
     }
 }
@@ -64,45 +56,19 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    pub(super) fn read(verifier: Verifier, req: Request<B>, inner: S) -> Self {
-        let deadline = Instant::now() + verifier.deadline();
+    pub(super) fn new(intake: Intake, req: Request<B>, inner: S) -> Self {
         let (parts, body) = req.into_parts();
-        let read = tokio::time::timeout(
-            verifier.body_read_timeout(),
-            Limited::new(body, verifier.body_limit()).collect(),
-        );
-        let span = tracing::info_span!("webhook delivery", scheme = verifier.scheme().name());
+        let read = intake.read(&parts.headers, BodyDataStream::new(body));
         Self {
+            span: intake.span(),
             state: State::Reading {
                 read,
                 parts: Some(parts),
                 inner: Some(inner),
-                verifier,
-                deadline,
+                intake,
             },
-            span,
         }
     }
-
-    pub(super) fn rejected(verifier: &Verifier, rejection: Rejection) -> Self {
-        log_rejection(verifier, &rejection);
-        Self {
-            state: State::Rejected {
-                rejection: Some(rejection),
-            },
-            span: tracing::Span::none(),
-        }
-    }
-}
-
-fn log_rejection(verifier: &Verifier, rejection: &Rejection) {
-    crate::metrics::rejected(verifier.scheme().name(), rejection);
-    tracing::warn!(
-        scheme = verifier.scheme().name(),
-        reason = rejection.reason(),
-        status = rejection.status().as_u16(),
-        "webhook delivery rejected"
-    );
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -118,63 +84,46 @@ where
         let _entered = this.span.enter();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Calling {
-                    future,
-                    scheme,
-                    started,
-                } => {
-                    // A panicking handler becomes a 500 instead of a dropped connection.
-                    let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-                    if !matches!(polled, Ok(Poll::Pending)) {
-                        crate::metrics::handler_duration(scheme, "sync", started.elapsed());
-                    }
-                    match polled {
-                        Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(Ok(res))) => {
-                            return Poll::Ready(res.map(|r| r.map(Either::Left)))
-                        }
-                        Ok(Poll::Ready(Err(_elapsed))) => {
-                            tracing::warn!(
-                                scheme = *scheme,
-                                "handler still running at the deadline: answering 503, dropping it"
-                            );
-                            State::Rejected {
-                                rejection: Some(Rejection::HandlerDeadline),
-                            }
-                        }
-                        Err(_panic) => {
-                            tracing::error!(scheme = *scheme, "handler panicked: answering 500");
-                            State::Rejected {
-                                rejection: Some(Rejection::HandlerPanicked),
-                            }
-                        }
-                    }
-                }
-                StateProj::Rejected { rejection } => {
-                    let rejection = rejection.take().unwrap_or(Rejection::BodyRead);
-                    return Poll::Ready(Ok(rejection_response(&rejection).map(Either::Right)));
+                StateProj::Calling { call } => match ready!(call.poll(cx)) {
+                    Ok(res) => return Poll::Ready(res.map(|r| r.map(Either::Left))),
+                    Err(answer) => State::Answered {
+                        answer: Some(answer),
+                    },
+                },
+                StateProj::Answered { answer } => {
+                    let answer = answer
+                        .take()
+                        .unwrap_or(Answer::Rejected(Rejection::BodyRead));
+                    return Poll::Ready(Ok(answer.into_response().map(Either::Right)));
                 }
                 StateProj::Reading {
                     read,
                     parts,
                     inner,
-                    verifier,
-                    deadline,
+                    intake,
                 } => {
-                    let outcome = ready!(read.poll(cx));
-                    match (read_outcome(outcome, verifier), parts.take(), inner.take()) {
-                        (Ok(body), Some(parts), Some(inner)) => {
-                            call_verified(verifier, parts, body, inner, *deadline)
-                        }
-                        (Err(rejection), _, _) => {
-                            log_rejection(verifier, &rejection);
-                            State::Rejected {
-                                rejection: Some(rejection),
+                    let read = ready!(read.poll(cx));
+                    match (read, parts.take(), inner.take()) {
+                        (Ok(body), Some(mut parts), Some(mut inner)) => {
+                            match intake.verify(&parts.headers, body.clone()) {
+                                Ok(event) => {
+                                    parts.extensions.insert(event);
+                                    let req = Request::from_parts(parts, Full::new(body));
+                                    State::Calling {
+                                        call: intake.run(move || inner.call(req)),
+                                    }
+                                }
+                                Err(rejection) => State::Answered {
+                                    answer: Some(rejection.into()),
+                                },
                             }
                         }
+                        (Err(rejection), _, _) => State::Answered {
+                            answer: Some(rejection.into()),
+                        },
                         // Polled again after completion: answer instead of panicking.
-                        _ => State::Rejected {
-                            rejection: Some(Rejection::BodyRead),
+                        _ => State::Answered {
+                            answer: Some(Rejection::BodyRead.into()),
                         },
                     }
                 }
@@ -184,69 +133,181 @@ where
     }
 }
 
-fn read_outcome<D, E>(
-    outcome: Result<Result<http_body_util::Collected<D>, E>, tokio::time::error::Elapsed>,
-    verifier: &Verifier,
-) -> Result<Bytes, Rejection>
-where
-    D: bytes::Buf,
-    E: Into<BoxError>,
-{
-    match outcome {
-        Err(_elapsed) => Err(Rejection::BodyTimeout),
-        Ok(Err(e)) => {
-            let e = e.into();
-            if e.is::<LengthLimitError>() {
-                Err(Rejection::BodyTooLarge {
-                    limit: verifier.body_limit(),
-                })
-            } else {
-                tracing::debug!(error = %e, "webhook body read failed");
-                Err(Rejection::BodyRead)
-            }
-        }
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
 
-fn call_verified<S, B>(
-    verifier: &Verifier,
-    mut parts: Parts,
-    body: Bytes,
-    mut inner: S,
-    deadline: Instant,
-) -> State<S, B>
-where
-    S: Service<Request<Full<Bytes>>>,
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    match verifier.verify(&parts.headers, body.clone()) {
-        Ok(event) => {
-            tracing::debug!(
-                scheme = event.scheme(),
-                id = event.id(),
-                event = event.event_type(),
-                "webhook delivery verified"
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode};
+    use http_body_util::{BodyExt, Full, StreamBody};
+    use tower::{service_fn, Layer, ServiceExt};
+
+    use crate::scheme::Aexo;
+    use crate::{testing, Answer, Rejection, VerifiedEvent, Verifier, WebhookLayer};
+
+    const SECRET: &str = "future-secret";
+
+    fn body() -> Vec<u8> {
+        testing::aexo_body("wh_f1", "key.created", serde_json::json!({}))
+    }
+
+    /// The handler: echoes the event type and the body it was given.
+    async fn echo(req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+        let kind = req
+            .extensions()
+            .get::<VerifiedEvent>()
+            .map_or_else(|| "no event".to_owned(), |e| e.event_type().to_owned());
+        let bytes = req.into_body().collect().await.unwrap().to_bytes();
+        let mut res = Response::new(Full::new(bytes));
+        res.headers_mut().insert("x-event", kind.parse().unwrap());
+        Ok(res)
+    }
+
+    fn answer_of<B>(res: &Response<B>) -> Option<&Answer> {
+        res.extensions().get::<Answer>()
+    }
+
+    #[tokio::test]
+    async fn the_handler_gets_the_verified_event_and_the_same_bytes() {
+        let svc = WebhookLayer::aexo(SECRET).unwrap().layer(service_fn(echo));
+        let req = testing::signed_request(&Aexo, SECRET, "/", body());
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-event"], "key.created");
+        assert!(answer_of(&res).is_none(), "the handler's own answer");
+        let echoed = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&echoed[..], &body()[..]);
+    }
+
+    #[tokio::test]
+    async fn a_forged_delivery_is_401_with_the_reason_in_the_extensions() {
+        let svc = WebhookLayer::aexo(SECRET).unwrap().layer(service_fn(echo));
+        let req = testing::signed_request(&Aexo, "not-the-secret", "/", body());
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let answer = answer_of(&res).unwrap();
+        assert_eq!(answer.rejection(), Some(&Rejection::BadSignature));
+        assert_eq!(answer.reason(), "bad_signature");
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_413_without_reading_the_body() {
+        let verifier = Verifier::aexo(SECRET).unwrap().max_body_bytes(64);
+        let svc = WebhookLayer::new(verifier).layer(service_fn(echo));
+        let polled = Arc::new(AtomicUsize::new(0));
+        let counter = polled.clone();
+        let chunks = futures_util::stream::poll_fn(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::task::Poll::Ready(None::<Result<http_body::Frame<Bytes>, Infallible>>)
+        });
+        let req = Request::post("/")
+            .header("content-length", "65")
+            .body(StreamBody::new(chunks))
+            .unwrap();
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(polled.load(Ordering::SeqCst), 0, "the body was read");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_over_the_limit_is_413() {
+        let verifier = Verifier::aexo(SECRET).unwrap().max_body_bytes(64);
+        let svc = WebhookLayer::new(verifier).layer(service_fn(echo));
+        let chunks = futures_util::stream::iter(
+            (0..10)
+                .map(|_| Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(vec![b'x'; 10])))),
+        );
+        let res = svc
+            .oneshot(Request::post("/").body(StreamBody::new(chunks)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            answer_of(&res).and_then(Answer::rejection),
+            Some(&Rejection::BodyTooLarge { limit: 64 })
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stalls_is_408_at_the_read_timeout() {
+        let verifier = Verifier::aexo(SECRET)
+            .unwrap()
+            .read_timeout(Duration::from_secs(3));
+        let svc = WebhookLayer::new(verifier).layer(service_fn(echo));
+        let stalled =
+            futures_util::stream::pending::<Result<http_body::Frame<Bytes>, Infallible>>();
+        let started = tokio::time::Instant::now();
+        let res = svc
+            .oneshot(Request::post("/").body(StreamBody::new(stalled)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_past_the_deadline_is_dropped_and_answered_503() {
+        let verifier = Verifier::aexo(SECRET)
+            .unwrap()
+            .handler_deadline(Duration::from_secs(5))
+            .unwrap();
+        let finished = Arc::new(AtomicUsize::new(0));
+        let seen = finished.clone();
+        let slow = service_fn(move |_req: Request<Full<Bytes>>| {
+            let seen = seen.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                seen.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+            }
+        });
+        let svc = WebhookLayer::new(verifier).layer(slow);
+        let res = svc
+            .oneshot(testing::signed_request(&Aexo, SECRET, "/", body()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()["retry-after"], "30");
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert_eq!(
+            finished.load(Ordering::SeqCst),
+            0,
+            "the handler kept running"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_in_call_or_in_its_future_is_answered_500() {
+        let in_call = service_fn(|_req: Request<Full<Bytes>>| -> std::future::Ready<Result<Response<Full<Bytes>>, Infallible>> {
+            panic!("in call")
+        });
+        let in_future = service_fn(|_req: Request<Full<Bytes>>| async {
+            if true {
+                panic!("in the future");
+            }
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+        });
+        let layer = WebhookLayer::aexo(SECRET).unwrap();
+        for res in [
+            layer
+                .layer(in_call)
+                .oneshot(testing::signed_request(&Aexo, SECRET, "/", body()))
+                .await
+                .unwrap(),
+            layer
+                .layer(in_future)
+                .oneshot(testing::signed_request(&Aexo, SECRET, "/", body()))
+                .await
+                .unwrap(),
+        ] {
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(
+                answer_of(&res).and_then(Answer::rejection),
+                Some(&Rejection::HandlerPanicked)
             );
-            parts.extensions.insert(event);
-            let req = Request::from_parts(parts, Full::new(body));
-            match catch_unwind(AssertUnwindSafe(|| inner.call(req))) {
-                Ok(future) => State::Calling {
-                    future: tokio::time::timeout_at(deadline, future),
-                    scheme: verifier.scheme().name(),
-                    started: Instant::now(),
-                },
-                Err(_panic) => State::Rejected {
-                    rejection: Some(Rejection::HandlerPanicked),
-                },
-            }
-        }
-        Err(rejection) => {
-            log_rejection(verifier, &rejection);
-            State::Rejected {
-                rejection: Some(rejection),
-            }
         }
     }
 }

@@ -14,8 +14,10 @@
 //!    the handler deadline (counted from the request's arrival; the inner
 //!    future is dropped), and 500 if it panics.
 //!
-//! Rejections are responses with a short JSON body (`{"error": "..."}`), not
-//! service errors, so an infallible stack stays infallible.
+//! Rejections are responses with a short JSON body (`{"error": "..."}`) and
+//! the [`Answer`](crate::Answer) in their extensions, not service errors, so
+//! an infallible stack stays infallible. The stages are the
+//! [pipeline](crate::pipeline)'s, shared with the actix adapter.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -50,27 +52,4 @@ pub use future::ResponseFuture;
 pub use layer::WebhookLayer;
 pub use service::VerifyWebhook;
 
-use bytes::Bytes;
-use http::{header, HeaderValue, Response};
-use http_body_util::Full;
-
-use crate::Rejection;
-
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The response for a rejection: its status and `{"error": "..."}` body.
-pub fn rejection_response(rejection: &Rejection) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(rejection.json_body()));
-    *res.status_mut() = rejection.status();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(after) = rejection.retry_after() {
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(after.as_secs().max(1)),
-        );
-    }
-    res
-}

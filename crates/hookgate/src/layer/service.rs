@@ -1,13 +1,14 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{header, Request, Response};
+use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{Either, Full};
 use tower::Service;
 
 use super::future::ResponseFuture;
 use super::BoxError;
+use crate::pipeline::Intake;
 use crate::Verifier;
 
 /// Verifies each request's signature before calling `inner`; see the
@@ -49,14 +50,6 @@ where
         // the next `poll_ready`.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        match self.verifier.check_content_length(declared) {
-            Err(rejection) => ResponseFuture::rejected(&self.verifier, rejection),
-            Ok(()) => ResponseFuture::read(self.verifier.clone(), req, inner),
-        }
+        ResponseFuture::new(Intake::new(&self.verifier), req, inner)
     }
 }

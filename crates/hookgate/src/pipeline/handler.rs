@@ -1,0 +1,109 @@
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Timeout};
+
+use crate::{Answer, Rejection};
+
+pin_project! {
+    /// A handler's future under the route's deadline, a panic caught; see
+    /// [`Intake::run`](super::Intake::run). Resolves to the handler's output,
+    /// or to the answer that replaces it: 503 with `Retry-After` at the
+    /// deadline (the handler's future is dropped), 500 on a panic.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct RunHandler<F> {
+        #[pin]
+        state: State<F>,
+        scheme: &'static str,
+        started: Instant,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Running { #[pin] future: Timeout<F> },
+        Finished { answer: Option<Answer> },
+    }
+}
+
+impl<F: Future> RunHandler<F> {
+    pub(super) fn start(
+        scheme: &'static str,
+        deadline: Instant,
+        start: impl FnOnce() -> F,
+    ) -> Self {
+        let state = match catch_unwind(AssertUnwindSafe(start)) {
+            Ok(future) => State::Running {
+                future: tokio::time::timeout_at(deadline, future),
+            },
+            Err(_panic) => {
+                tracing::error!(scheme, "handler panicked: answering 500");
+                State::Finished {
+                    answer: Some(Answer::Rejected(Rejection::HandlerPanicked)),
+                }
+            }
+        };
+        Self {
+            state,
+            scheme,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for RunHandler<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHandler")
+            .field("scheme", &self.scheme)
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for RunHandler<F> {
+    type Output = Result<F::Output, Answer>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let answer = match this.state.as_mut().project() {
+            StateProj::Finished { answer } => {
+                // A second poll after the end answers again instead of panicking.
+                answer
+                    .take()
+                    .unwrap_or(Answer::Rejected(Rejection::HandlerPanicked))
+            }
+            StateProj::Running { future } => {
+                let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+                if matches!(polled, Ok(Poll::Pending)) {
+                    return Poll::Pending;
+                }
+                crate::metrics::handler_duration(this.scheme, "sync", this.started.elapsed());
+                match polled {
+                    Ok(Poll::Ready(Ok(output))) => {
+                        this.state.set(State::Finished { answer: None });
+                        return Poll::Ready(Ok(output));
+                    }
+                    Ok(Poll::Ready(Err(_elapsed))) => {
+                        tracing::warn!(
+                            scheme = *this.scheme,
+                            "handler still running at the deadline: answering 503, dropping it"
+                        );
+                        Answer::Rejected(Rejection::HandlerDeadline)
+                    }
+                    Err(_panic) => {
+                        tracing::error!(scheme = *this.scheme, "handler panicked: answering 500");
+                        Answer::Rejected(Rejection::HandlerPanicked)
+                    }
+                    Ok(Poll::Pending) => return Poll::Pending,
+                }
+            }
+        };
+        // The handler's future (if any) is dropped here, before answering.
+        this.state.set(State::Finished { answer: None });
+        Poll::Ready(Err(answer))
+    }
+}

@@ -1,0 +1,127 @@
+//! The stages every adapter runs for one delivery, framework-free.
+//!
+//! The tower layers and the actix middleware are translations of this
+//! module: they hand it their headers, their body as a stream of chunks and
+//! their handler's future, and turn the [`Answer`](crate::Answer)s it gives
+//! into their framework's response. In order:
+//!
+//! 1. [`Intake::new`] when the request arrives: the handler deadline starts;
+//! 2. [`Intake::read`]: a `Content-Length` over the limit is refused before
+//!    reading (413); the body is read through the limit (413) and the read
+//!    timeout (408);
+//! 3. [`Intake::verify`]: signature, envelope, freshness (401/400);
+//! 4. with dedupe, [`Deduper::run`](crate::dedupe::Deduper::run) claims the
+//!    key, runs the handler, commits on success and releases on failure,
+//!    panic or drop; in inbox mode [`Inbox::accept`](crate::inbox::Inbox::accept)
+//!    stores the event instead;
+//! 5. [`Intake::run`]: the handler (and the dedupe step) under the deadline
+//!    (503 with `Retry-After`, the future dropped) and with a panic answered 500.
+//!
+//! Each stage logs and counts its own rejection, once, through
+//! [`Intake::reject`].
+
+mod body;
+mod handler;
+
+pub use body::ReadBody;
+pub use handler::RunHandler;
+
+use std::future::Future;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::headers::HeaderValue;
+use crate::{Headers, Rejection, VerifiedEvent, Verifier};
+
+/// One delivery on its way through the stages; see the [module docs](self).
+/// Cheap to clone (the verifier's secrets are shared).
+#[derive(Debug, Clone)]
+pub struct Intake {
+    verifier: Verifier,
+    deadline: Instant,
+}
+
+impl Intake {
+    /// A delivery that arrived now: its handler deadline starts.
+    pub fn new(verifier: &Verifier) -> Self {
+        Self {
+            verifier: verifier.clone(),
+            deadline: Instant::now() + verifier.deadline(),
+        }
+    }
+
+    /// The route's verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The scheme's name, for logs.
+    pub fn scheme(&self) -> &'static str {
+        self.verifier.scheme().name()
+    }
+
+    /// When the handler must have answered.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The tracing span of the delivery.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("webhook delivery", scheme = self.scheme())
+    }
+
+    /// Logs and counts a rejection, the one place that does; returns it.
+    /// The stages call it; an adapter calls it for a check of its own
+    /// (HTTPS, say) so that every refusal shows the same way.
+    pub fn reject(&self, rejection: Rejection) -> Rejection {
+        crate::metrics::rejected(self.scheme(), &rejection);
+        tracing::warn!(
+            scheme = self.scheme(),
+            reason = rejection.reason(),
+            status = rejection.status().as_u16(),
+            "webhook delivery rejected"
+        );
+        rejection
+    }
+
+    /// Reads the body, a stream of chunks, through the limit and the read
+    /// timeout. A `Content-Length` in `headers` over the limit is refused at
+    /// once, without polling the body.
+    pub fn read<S>(&self, headers: &dyn Headers, body: S) -> ReadBody<S> {
+        let declared = match headers.header("content-length") {
+            HeaderValue::One(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok()),
+            _ => None,
+        };
+        let refused = self
+            .verifier
+            .check_content_length(declared)
+            .err()
+            .map(|rejection| self.reject(rejection));
+        ReadBody::new(self.clone(), body, refused)
+    }
+
+    /// Verifies the read body: signature, envelope, freshness.
+    pub fn verify(&self, headers: &dyn Headers, body: Bytes) -> Result<VerifiedEvent, Rejection> {
+        match self.verifier.verify(headers, body) {
+            Ok(event) => {
+                tracing::debug!(
+                    scheme = event.scheme(),
+                    id = event.id(),
+                    event = event.event_type(),
+                    "webhook delivery verified"
+                );
+                Ok(event)
+            }
+            Err(rejection) => Err(self.reject(rejection)),
+        }
+    }
+
+    /// Runs the handler under the deadline, a panic answered 500: `start`
+    /// makes its future (a panic there is caught too).
+    pub fn run<F: Future>(&self, start: impl FnOnce() -> F) -> RunHandler<F> {
+        RunHandler::start(self.scheme(), self.deadline, start)
+    }
+}
