@@ -91,8 +91,9 @@ impl RedisStore {
     /// A store for the server at `url` (`redis://host:port/db`). Does not
     /// connect yet; a malformed URL is refused here.
     pub fn new(url: &str) -> Result<Self, ConfigError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| ConfigError::Invalid(format!("redis URL is not valid: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| ConfigError::StoreUrl {
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             client,
             conn: OnceCell::new(),

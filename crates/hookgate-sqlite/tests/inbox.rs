@@ -139,6 +139,34 @@ async fn a_permanent_failure_goes_straight_to_the_dead_letters() {
     workers.shutdown().await;
 }
 
+#[tokio::test]
+async fn workers_of_another_scheme_dead_letter_the_event_without_calling_the_handler() {
+    let store = Arc::new(SqliteInbox::open(temp_db("scheme")).unwrap());
+    // An AEXO event, in a store whose workers verify AXIFI.
+    store.enqueue(new_event("wh_scheme")).await.unwrap();
+    let calls = Arc::new(Mutex::new(0));
+    let seen = calls.clone();
+    let workers = Workers::spawn(
+        store.clone(),
+        Verifier::axifi(SECRET).unwrap(),
+        quick(1),
+        move |_: Delivery<()>| {
+            *seen.lock().unwrap() += 1;
+            async { Ok(()) }
+        },
+    );
+    let stats = settle(&*store, Duration::from_secs(10)).await;
+    workers.shutdown().await;
+    assert_eq!((stats.done, stats.dead), (0, 1));
+    let dead = store.list(Some(State::Dead), 10).await.unwrap();
+    let why = dead[0].last_error.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("\"aexo\"") && why.contains("\"axifi\""),
+        "{why}"
+    );
+    assert_eq!(*calls.lock().unwrap(), 0, "the handler ran");
+}
+
 #[test]
 fn a_lease_not_longer_than_the_handler_timeout_is_refused() {
     let t = Duration::from_secs(30);

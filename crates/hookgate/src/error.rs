@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -146,7 +147,8 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {}
 
 /// A configuration hookgate refuses to build, so that verification can never
-/// be switched off by accident.
+/// be switched off by accident. Each variant is one mistake; its `Display`
+/// says what is wrong and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -154,8 +156,43 @@ pub enum ConfigError {
     EmptySecret,
     /// No secret at all was given.
     NoSecret,
-    /// A setting is out of its allowed range; the text says which and why.
-    Invalid(String),
+    /// The handler deadline is zero or above [`MAX_HANDLER_DEADLINE`](crate::MAX_HANDLER_DEADLINE).
+    HandlerDeadline {
+        /// The deadline asked for.
+        deadline: Duration,
+    },
+    /// A trusted proxy range is neither an address nor a CIDR range.
+    ProxyRange {
+        /// The text given.
+        range: String,
+    },
+    /// The dedupe retention is shorter than the freshness window plus the
+    /// future-skew allowance, so a replay could be processed again.
+    RetentionTooShort {
+        /// The retention asked for.
+        retention: Duration,
+        /// The least the route needs.
+        needed: Duration,
+        /// The scheme whose window it is.
+        scheme: &'static str,
+    },
+    /// A dedupe lease of zero.
+    ZeroLease,
+    /// The inbox lease is not longer than the handler timeout, so an event
+    /// could be handed to a second worker while its handler runs.
+    LeaseNotAboveHandlerTimeout {
+        /// The lease asked for.
+        lease: Duration,
+        /// The handler timeout.
+        handler_timeout: Duration,
+    },
+    /// An inbox with no worker.
+    NoWorkers,
+    /// A store's address (a Redis URL) cannot be used.
+    StoreUrl {
+        /// Why, from the store's client.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -166,7 +203,38 @@ impl fmt::Display for ConfigError {
                  instead of leaving verification without a key",
             ),
             Self::NoSecret => f.write_str("no webhook secret was given; at least one is required"),
-            Self::Invalid(why) => f.write_str(why),
+            Self::HandlerDeadline { deadline } => write!(
+                f,
+                "handler deadline {deadline:?} must be above zero and at most {:?}, \
+                 so that senders that give up at 30 s still get the answer",
+                crate::MAX_HANDLER_DEADLINE
+            ),
+            Self::ProxyRange { range } => write!(
+                f,
+                "trusted proxy range {range:?} is not an address or CIDR range (10.0.0.0/8)"
+            ),
+            Self::RetentionTooShort {
+                retention,
+                needed,
+                scheme,
+            } => write!(
+                f,
+                "dedupe retention {retention:?} is shorter than the {scheme} freshness window plus clock \
+                 allowance ({needed:?}): a delivery replayed after its id is forgotten but while its \
+                 timestamp is still accepted would be processed again; raise the retention or \
+                 shorten the freshness window"
+            ),
+            Self::ZeroLease => f.write_str("dedupe lease must be longer than zero"),
+            Self::LeaseNotAboveHandlerTimeout {
+                lease,
+                handler_timeout,
+            } => write!(
+                f,
+                "inbox lease {lease:?} must be longer than the handler timeout {handler_timeout:?}: \
+                 an event whose lease ends while its handler runs would be handed to a second worker"
+            ),
+            Self::NoWorkers => f.write_str("an inbox needs at least one worker"),
+            Self::StoreUrl { reason } => write!(f, "redis URL is not valid: {reason}"),
         }
     }
 }

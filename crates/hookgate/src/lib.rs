@@ -11,13 +11,14 @@ pub mod events;
 mod headers;
 pub mod https;
 pub mod inbox;
-pub mod layer;
 pub mod metrics;
 pub mod pipeline;
 pub mod scheme;
 mod secret;
+pub mod store;
 pub mod testing;
 mod verifier;
+pub mod verify;
 
 pub use answer::{Answer, DEDUPE_HEADER};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -25,9 +26,9 @@ pub use delivery::Delivery;
 pub use envelope::VerifiedEvent;
 pub use error::{error_body, ConfigError, Rejection, DEADLINE_RETRY_AFTER};
 pub use headers::{connection_names, is_hop_by_hop, HeaderValue, Headers};
-pub use layer::WebhookLayer;
 pub use secret::{Secret, Secrets};
 pub use verifier::{
     SignatureMatch, Verifier, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_FUTURE_SKEW, DEFAULT_READ_TIMEOUT, MAX_HANDLER_DEADLINE,
 };
+pub use verify::WebhookLayer;

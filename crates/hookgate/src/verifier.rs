@@ -132,14 +132,19 @@ impl Verifier {
     /// be safe to cancel at an `.await`, or hand long work off (the durable
     /// inbox). Refused when zero or above 29 s.
     pub fn handler_deadline(mut self, deadline: Duration) -> Result<Self, ConfigError> {
-        if deadline.is_zero() || deadline > MAX_HANDLER_DEADLINE {
-            return Err(ConfigError::Invalid(format!(
-                "handler deadline {deadline:?} must be above zero and at most {MAX_HANDLER_DEADLINE:?}, \
-                 so that senders that give up at 30 s still get the answer"
-            )));
-        }
+        Self::check_handler_deadline(deadline)?;
         self.deadline = deadline;
         Ok(self)
+    }
+
+    /// The rule [`handler_deadline`](Self::handler_deadline) applies, for a
+    /// configuration checked before any verifier is built: above zero and
+    /// at most [`MAX_HANDLER_DEADLINE`].
+    pub fn check_handler_deadline(deadline: Duration) -> Result<(), ConfigError> {
+        if deadline.is_zero() || deadline > MAX_HANDLER_DEADLINE {
+            return Err(ConfigError::HandlerDeadline { deadline });
+        }
+        Ok(())
     }
 
     /// The clock used for the freshness check (default: the system clock).

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use sha2::{Digest, Sha256};
 
-use super::store::{Claim, DedupeStore, StoreError, Token};
-use crate::headers::{HeaderValue, Headers};
+use super::store::{Claim, DedupeStore};
+use crate::headers::Headers;
+use crate::store::{KeySource, StoreError, Token};
 use crate::{Answer, ConfigError, Rejection, VerifiedEvent, Verifier};
 
 /// Default lease of an in-flight claim: longer than the default handler
@@ -19,65 +19,6 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// Default `Retry-After` for 409 (in flight) and 503 (store unavailable).
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// Where the dedupe key of a delivery comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeySource {
-    /// The envelope's event id (AEXO's `id`).
-    EventId,
-    /// A request header, e.g. a delivery id header.
-    Header(String),
-    /// SHA-256 of the raw body: for senders without an event id (AXIFI).
-    /// A retry must send the same bytes, which senders that sign the body do.
-    BodySha256,
-}
-
-impl KeySource {
-    /// The default for a verifier: the event id when its envelope has one,
-    /// the body's SHA-256 otherwise.
-    pub fn default_for(verifier: &Verifier) -> Self {
-        if verifier.scheme().envelope().id.is_some() {
-            Self::EventId
-        } else {
-            Self::BodySha256
-        }
-    }
-
-    /// `namespace:key` for a delivery, or [`Answer::MissingKey`].
-    pub fn key_for(
-        &self,
-        namespace: &str,
-        event: &VerifiedEvent,
-        headers: &dyn Headers,
-    ) -> Result<String, Answer> {
-        let raw: Result<String, &'static str> = match self {
-            KeySource::EventId => match event.id() {
-                Some("") => Err("empty event id"),
-                Some(id) => Ok(id.to_owned()),
-                None => Err("no event id"),
-            },
-            KeySource::Header(name) => match headers.header(name) {
-                HeaderValue::One(v) if !v.is_empty() => std::str::from_utf8(v)
-                    .map(str::to_owned)
-                    .map_err(|_| "non-UTF-8 key header"),
-                HeaderValue::Many => Err("key header sent more than once"),
-                _ => Err("no key header"),
-            },
-            KeySource::BodySha256 => Ok(format!(
-                "sha256:{}",
-                hex::encode(Sha256::digest(event.body()))
-            )),
-        };
-        match raw {
-            Ok(key) => Ok(format!("{namespace}:{key}")),
-            Err(why) => {
-                tracing::warn!(namespace, key = ?self, why, "delivery has no dedupe key");
-                Err(Answer::MissingKey)
-            }
-        }
-    }
-}
 
 /// What happens when the store cannot be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -312,18 +253,14 @@ impl<St: DedupeStore> DeduperBuilder<St> {
         let needed = verifier.freshness_window() + verifier.future_skew();
         let retention = self.retention.unwrap_or(needed);
         if retention < needed {
-            return Err(ConfigError::Invalid(format!(
-                "dedupe retention {retention:?} is shorter than the {} freshness window plus clock \
-                 allowance ({needed:?}): a delivery replayed after its id is forgotten but while its \
-                 timestamp is still accepted would be processed again; raise the retention or \
-                 shorten the freshness window",
-                verifier.scheme().name()
-            )));
+            return Err(ConfigError::RetentionTooShort {
+                retention,
+                needed,
+                scheme: verifier.scheme().name(),
+            });
         }
         if self.lease.is_zero() {
-            return Err(ConfigError::Invalid(
-                "dedupe lease must be longer than zero".into(),
-            ));
+            return Err(ConfigError::ZeroLease);
         }
         Ok(Deduper {
             store: Arc::new(self.store),
@@ -494,6 +431,8 @@ impl<St: DedupeStore> Drop for ClaimGuard<St> {
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
     use crate::dedupe::MemoryStore;
     use crate::scheme::{Aexo, Axifi};

@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
-use super::store::{Claim, DedupeStore, StoreError, Token};
+use super::store::{Claim, DedupeStore};
 use crate::clock::{Clock, SystemClock};
+use crate::store::{StoreError, Token};
 
 /// Default capacity of [`MemoryStore`]: 100,000 ids.
 pub const DEFAULT_CAPACITY: usize = 100_000;

@@ -48,10 +48,11 @@ mod memory;
 mod store;
 
 pub use crate::answer::DEDUPE_HEADER;
+pub use crate::store::{KeySource, StoreError, Token};
 pub use deduper::{
-    ClaimGuard, Decision, Deduper, DeduperBuilder, KeySource, OnStoreError, COMMIT_RETRY_DELAYS,
+    ClaimGuard, Decision, Deduper, DeduperBuilder, OnStoreError, COMMIT_RETRY_DELAYS,
     DEFAULT_LEASE, DEFAULT_RETRY_AFTER,
 };
 pub use layer::{Dedupe, DedupeLayer, ResponseFuture};
 pub use memory::{MemoryStore, DEFAULT_CAPACITY, EVICTION_WARNING_INTERVAL};
-pub use store::{Claim, DedupeStore, StoreError, Token};
+pub use store::{Claim, DedupeStore};

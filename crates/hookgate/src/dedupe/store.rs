@@ -1,8 +1,7 @@
-use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::store::{StoreError, Token};
 
 /// The outcome of a claim on a dedupe key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,67 +14,6 @@ pub enum Claim {
     /// Processed within the retention time.
     Done,
 }
-
-/// Identifies one claim, so that only its holder can commit or release it
-/// (a holder whose lease expired cannot undo a newer claim).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Token(u64);
-
-impl Token {
-    /// A fresh token: random per process, distinct per call, never zero.
-    pub fn new() -> Self {
-        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let seed = *SEED.get_or_init(|| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(std::process::id().into());
-            h.finish()
-        });
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        // splitmix64 of seed + counter: distinct for distinct counters.
-        let mut z = seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        Self(z.max(1))
-    }
-
-    /// The token as a number (stores persist it).
-    pub fn get(self) -> u64 {
-        self.0
-    }
-
-    /// A token read back from a store.
-    pub fn from_u64(value: u64) -> Self {
-        Self(value)
-    }
-}
-
-impl Default for Token {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Token({:016x})", self.0)
-    }
-}
-
-/// A store (dedupe or inbox) could not answer. The layers fail closed on it
-/// (503).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Shared by the dedupe and the inbox stores: the message names the store.
-        write!(f, "store error: {}", self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// Where processed and in-flight event ids are remembered.
 ///

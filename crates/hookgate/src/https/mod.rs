@@ -134,10 +134,8 @@ impl HttpsPolicy {
             let net = range
                 .parse::<IpNet>()
                 .or_else(|_| range.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    ConfigError::Invalid(format!(
-                        "trusted proxy range {range:?} is not an address or CIDR range (10.0.0.0/8)"
-                    ))
+                .map_err(|_| ConfigError::ProxyRange {
+                    range: range.to_owned(),
                 })?;
             self.trusted.push(net);
         }

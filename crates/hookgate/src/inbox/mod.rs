@@ -3,7 +3,7 @@
 //!
 //! In the default, synchronous mode the sender waits for the handler. A
 //! handler that is slow, or whose dependency is down, makes the sender see
-//! 503s and spend its retries. In inbox mode ([`InboxLayer`]) the verified
+//! 503s and spend its retries. In inbox mode (the [`Inbox`] service) the verified
 //! event is written durably (insert-if-new on its dedupe key, one atomic
 //! step) and the sender gets 200 at once; [`Workers`] then lease stored
 //! events and run the handler, retrying on the [`RetrySchedule`] until it
@@ -25,11 +25,11 @@
 //! for several replicas; refuses a server that would lose what it
 //! acknowledged).
 
-mod layer;
+mod service;
 mod stored_headers;
 mod worker;
 
-pub use layer::{Inbox, InboxLayer};
+pub use service::Inbox;
 pub use stored_headers::StoredHeaders;
 pub use worker::{HandlerError, RetrySchedule, WorkerConfig, Workers};
 
@@ -39,7 +39,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-pub use crate::dedupe::{StoreError, Token};
+pub use crate::store::{KeySource, StoreError, Token};
 
 /// A store's id for a stored event.
 pub type EventId = i64;

@@ -89,7 +89,7 @@ impl RetrySchedule {
     pub fn after(&self, attempts: u32) -> Option<Duration> {
         let base = *self.delays.get(usize::try_from(attempts).ok()?)?;
         // Uniform in [1 - jitter, 1 + jitter], from a fresh random token.
-        let unit = (crate::dedupe::Token::new().get() >> 11) as f64 / (1u64 << 53) as f64;
+        let unit = (crate::store::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
         Some(base.mul_f64(1.0 + self.jitter * (2.0 * unit - 1.0)))
     }
 }
@@ -116,15 +116,13 @@ impl WorkerConfig {
         handler_timeout: Duration,
     ) -> Result<Self, ConfigError> {
         if lease <= handler_timeout {
-            return Err(ConfigError::Invalid(format!(
-                "inbox lease {lease:?} must be longer than the handler timeout {handler_timeout:?}: \
-                 an event whose lease ends while its handler runs would be handed to a second worker"
-            )));
+            return Err(ConfigError::LeaseNotAboveHandlerTimeout {
+                lease,
+                handler_timeout,
+            });
         }
         if workers == 0 {
-            return Err(ConfigError::Invalid(
-                "an inbox needs at least one worker".into(),
-            ));
+            return Err(ConfigError::NoWorkers);
         }
         Ok(Self {
             workers,
@@ -289,15 +287,25 @@ where
     }
 
     async fn attempt(&self, event: Leased) {
-        let outcome = match self
-            .verifier
-            .reopen(event.body.clone())
-            .and_then(Delivery::<E>::from_verified)
-            .map(|delivery| delivery.with_stored_headers(event.headers.clone()))
-        {
-            Err(rejection) => Err(HandlerError::Permanent(format!(
-                "stored event unreadable: {rejection}"
-            ))),
+        let expected = self.verifier.scheme().name();
+        let read = if event.scheme != expected {
+            // Stored by another route's inbox: this verifier would read the
+            // envelope in the wrong shape, and the handler expects its own
+            // sender's events.
+            Err(format!(
+                "stored for scheme {:?}, but these workers read {expected:?} events: \
+                 run this store's workers with that scheme's verifier",
+                event.scheme
+            ))
+        } else {
+            self.verifier
+                .reopen(event.body.clone())
+                .and_then(Delivery::<E>::from_verified)
+                .map(|delivery| delivery.with_stored_headers(event.headers.clone()))
+                .map_err(|rejection| format!("stored event unreadable: {rejection}"))
+        };
+        let outcome = match read {
+            Err(why) => Err(HandlerError::Permanent(why)),
             Ok(delivery) => {
                 if event.interrupted {
                     crate::metrics::inbox_attempt("interrupted");

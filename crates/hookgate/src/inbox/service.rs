@@ -11,8 +11,9 @@ use http_body_util::Full;
 use tower::Service;
 
 use super::{Enqueued, InboxStore, NewEvent, StoredHeaders};
-use crate::dedupe::{KeySource, DEFAULT_RETRY_AFTER};
+use crate::dedupe::DEFAULT_RETRY_AFTER;
 use crate::events::WebhookEvent;
+use crate::store::KeySource;
 use crate::{Answer, Delivery, Rejection, VerifiedEvent, Verifier};
 
 /// The 500 message when the inbox service finds no verified event.
@@ -49,9 +50,6 @@ impl<St> Clone for Inbox<St> {
         }
     }
 }
-
-/// Alias kept for symmetry with the other layers' names.
-pub type InboxLayer<St> = Inbox<St>;
 
 impl<St: InboxStore> Inbox<St> {
     /// An inbox on `store` for `verifier`'s route: keys as the dedupe layer

@@ -12,7 +12,7 @@ use crate::pipeline::Intake;
 use crate::Verifier;
 
 /// Verifies each request's signature before calling `inner`; see the
-/// [module docs](crate::layer).
+/// [module docs](crate::verify).
 #[derive(Debug, Clone)]
 pub struct VerifyWebhook<S> {
     inner: S,

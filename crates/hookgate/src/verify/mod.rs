@@ -44,7 +44,6 @@
 //! ```
 
 mod future;
-#[allow(clippy::module_inception)]
 mod layer;
 mod service;
 
