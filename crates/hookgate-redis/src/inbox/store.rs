@@ -71,7 +71,7 @@ impl RedisInbox {
     /// enqueues (at least 1), used in turn. Redis reads a bounded amount
     /// from each connection per event-loop turn and fsyncs the AOF once per
     /// turn, so with 2 KB events one connection carries only a handful per
-    /// fsync; several carry more (measured in the `inbox_ack_redis` bench).
+    /// fsync; several carry more (measured in `hookgate-redis`'s `ack` bench).
     pub async fn connect_with(
         url: &str,
         prefix: &str,
