@@ -1,10 +1,10 @@
 //! The acknowledgement benchmark shared by the inbox stores
 //! (`cargo bench -p hookgate-sqlite --bench ack`,
-//! `cargo bench -p hookgate-conformance --bench inbox_ack_redis`): the cost
-//! of one fsync on the disk as the baseline, then the time from `enqueue`
-//! to its durable answer, closed loop (N senders, each sending its next
-//! event when the last is answered) and open loop (events arriving at a
-//! fixed rate whatever the answers do, as from many independent senders).
+//! `cargo bench -p hookgate-redis --bench ack`): the cost of one fsync on
+//! the disk as the baseline, then the time from `enqueue` to its durable
+//! answer, closed loop (N senders, each sending its next event when the
+//! last is answered) and open loop (events arriving at a fixed rate
+//! whatever the answers do, as from many independent senders).
 
 use std::io::Write;
 use std::path::Path;

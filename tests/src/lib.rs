@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 pub mod ackbench;
 pub mod chaos;
+pub mod dedupe;
 pub mod handler;
 pub mod hostile;
 pub mod inbox;

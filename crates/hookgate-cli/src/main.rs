@@ -1,5 +1,7 @@
-//! `hookgate`: sign webhook bodies, send signed test deliveries, and verify
-//! saved deliveries, for the senders hookgate knows (AEXO, AXIFI).
+//! `hookgate`: sign webhook bodies, send signed test deliveries, verify
+//! saved deliveries, for the senders hookgate knows (AEXO, AXIFI); run a
+//! verifying reverse proxy in front of any application (`serve`), and look
+//! at and operate its durable inbox (`inbox`).
 //!
 //! Secrets are read from an environment variable (`HOOKGATE_SECRET` by
 //! default, `--secret-env VAR`) or a file (`--secret-file PATH`), never from
@@ -25,7 +27,7 @@ use secret::SecretArgs;
 #[command(
     name = "hookgate",
     version,
-    about = "Sign, send and verify signed webhook deliveries."
+    about = "Sign, send and verify signed webhook deliveries; serve a verifying proxy; operate its durable inbox."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hookgate::inbox::StoreError;
+use hookgate::store::StoreError;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::SqliteInbox;

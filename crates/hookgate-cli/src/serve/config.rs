@@ -226,374 +226,507 @@ pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Checks a configuration's text; relative file paths are taken from `base`.
+/// The sections are checked in the order below; the first mistake found is
+/// the one reported.
 pub(crate) fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
     let file: File = toml::from_str(text).map_err(|e| ConfigError {
-        line: e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+        line: e.span().map(|s| line_of(text, s)),
         message: e.message().trim().to_owned(),
     })?;
-    let server = file.server;
-    let listen = server.listen.get_ref().parse::<SocketAddr>().map_err(|e| {
+    let server = server_section(text, base, file.server)?;
+    let (store, dedupe_redis) = dedupe_section(text, file.dedupe.as_ref())?;
+    let routes = route_sections(text, base, &file.routes, file.inbox.is_some())?;
+    let (inbox, inbox_store) = match &file.inbox {
+        Some(section) => {
+            let (inbox, line) = inbox_section(text, base, section)?;
+            (Some(inbox), Some(line))
+        }
+        None => (None, None),
+    };
+    Ok(Config {
+        listen: server.listen,
+        tls: server.tls,
+        trusted_proxies: server.trusted_proxies,
+        proxy_header: server.proxy_header,
+        allow_plain_loopback: server.allow_plain_loopback,
+        deadline: server.deadline,
+        json_logs: server.json_logs,
+        limits: server.limits,
+        store,
+        routes,
+        inbox,
+        lines: Lines {
+            listen: Some(server.listen_line),
+            tls: server.tls_line,
+            dedupe_redis,
+            inbox_store,
+        },
+    })
+}
+
+/// The checked `[server]` section.
+struct ServerSection {
+    listen: SocketAddr,
+    tls: Option<(PathBuf, PathBuf)>,
+    trusted_proxies: Vec<String>,
+    proxy_header: hookgate::https::ProxyHeader,
+    allow_plain_loopback: bool,
+    deadline: Option<Duration>,
+    json_logs: bool,
+    limits: hookgate_axum::ServerLimits,
+    listen_line: usize,
+    tls_line: Option<usize>,
+}
+
+/// `[server]`: each setting checked in turn.
+fn server_section(text: &str, base: &Path, server: Server) -> Result<ServerSection, ConfigError> {
+    Ok(ServerSection {
+        listen: listen(text, &server.listen)?,
+        trusted_proxies: trusted_proxies(text, server.trusted_proxies.as_ref())?,
+        proxy_header: proxy_header(text, server.proxy_header.as_ref())?,
+        deadline: deadline(text, server.deadline_secs.as_ref())?,
+        json_logs: log_format(text, server.log_format.as_ref())?,
+        limits: server_limits(text, &server)?,
+        allow_plain_loopback: server.allow_plain_loopback,
+        listen_line: line_of(text, server.listen.span()),
+        tls_line: server.tls.as_ref().map(|t| line_of(text, t.span())),
+        tls: tls(base, server.tls),
+    })
+}
+
+/// `listen = "HOST:PORT"`.
+fn listen(text: &str, listen: &Spanned<String>) -> Result<SocketAddr, ConfigError> {
+    listen.get_ref().parse::<SocketAddr>().map_err(|e| {
         ConfigError::at(
             text,
-            server.listen.span(),
+            listen.span(),
+            format!("listen = {:?}: {e} (want HOST:PORT)", listen.get_ref()),
+        )
+    })
+}
+
+/// `tls = { cert, key }`: the two files, relative to `base` (read at start).
+fn tls(base: &Path, tls: Option<Spanned<Tls>>) -> Option<(PathBuf, PathBuf)> {
+    let tls = tls?.into_inner();
+    Some((base.join(tls.cert), base.join(tls.key)))
+}
+
+/// `trusted_proxies = [...]`, checked as the HTTPS policy will take them.
+fn trusted_proxies(
+    text: &str,
+    list: Option<&Spanned<Vec<String>>>,
+) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    hookgate::https::HttpsPolicy::new()
+        .trust_proxies(list.get_ref())
+        .map_err(|e| ConfigError::at(text, list.span(), e.to_string()))?;
+    Ok(list.get_ref().clone())
+}
+
+/// `proxy_header`: the forwarding header the trusted proxies own.
+fn proxy_header(
+    text: &str,
+    name: Option<&Spanned<String>>,
+) -> Result<hookgate::https::ProxyHeader, ConfigError> {
+    let Some(name) = name else {
+        return Ok(hookgate::https::ProxyHeader::default());
+    };
+    hookgate::https::ProxyHeader::parse(name.get_ref()).ok_or_else(|| {
+        ConfigError::at(
+            text,
+            name.span(),
             format!(
-                "listen = {:?}: {e} (want HOST:PORT)",
-                server.listen.get_ref()
+                "proxy_header = {:?}: use \"x-forwarded-proto\", \"forwarded\" or \"either\"",
+                name.get_ref()
             ),
         )
-    })?;
-    let trusted_proxies = match &server.trusted_proxies {
-        Some(list) => {
-            hookgate::https::HttpsPolicy::new()
-                .trust_proxies(list.get_ref())
-                .map_err(|e| ConfigError::at(text, list.span(), e.to_string()))?;
-            list.get_ref().clone()
-        }
-        None => Vec::new(),
+    })
+}
+
+/// `deadline_secs`: at least 1 s, and a deadline the verifier accepts.
+fn deadline(text: &str, secs: Option<&Spanned<f64>>) -> Result<Option<Duration>, ConfigError> {
+    let Some(secs) = secs else {
+        return Ok(None);
     };
-    let proxy_header = match &server.proxy_header {
-        None => hookgate::https::ProxyHeader::default(),
-        Some(name) => hookgate::https::ProxyHeader::parse(name.get_ref()).ok_or_else(|| {
-            ConfigError::at(
-                text,
-                name.span(),
-                format!(
-                    "proxy_header = {:?}: use \"x-forwarded-proto\", \"forwarded\" or \"either\"",
-                    name.get_ref()
-                ),
-            )
-        })?,
+    let d = Duration::try_from_secs_f64(*secs.get_ref())
+        .map_err(|e| ConfigError::at(text, secs.span(), format!("deadline_secs: {e}")))?;
+    if d < Duration::from_secs(1) {
+        return Err(ConfigError::at(
+            text,
+            secs.span(),
+            format!(
+                "deadline_secs = {}: at least 1 second (a shorter deadline fails every delivery)",
+                secs.get_ref()
+            ),
+        ));
+    }
+    hookgate::Verifier::aexo("probe")
+        .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?
+        .handler_deadline(d)
+        .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?;
+    Ok(Some(d))
+}
+
+/// `log_format`: whether logs are JSON (`"json"`) or text (`"text"`, the default).
+fn log_format(text: &str, format: Option<&Spanned<String>>) -> Result<bool, ConfigError> {
+    let Some(format) = format else {
+        return Ok(false);
     };
-    let deadline = match &server.deadline_secs {
-        Some(secs) => {
-            let d = Duration::try_from_secs_f64(*secs.get_ref())
-                .map_err(|e| ConfigError::at(text, secs.span(), format!("deadline_secs: {e}")))?;
-            if d < Duration::from_secs(1) {
-                return Err(ConfigError::at(
-                    text,
-                    secs.span(),
+    match format.get_ref().as_str() {
+        "json" => Ok(true),
+        "text" => Ok(false),
+        _ => Err(not_one_of(
+            text,
+            format,
+            "log_format",
+            "\"text\" or \"json\"",
+        )),
+    }
+}
+
+/// `[dedupe]`: the store (memory with the default capacity when the section
+/// is absent), and the line of its `redis_url`.
+fn dedupe_section(
+    text: &str,
+    section: Option<&Spanned<Dedupe>>,
+) -> Result<(StoreConfig, Option<usize>), ConfigError> {
+    let Some(section) = section else {
+        let capacity = hookgate::dedupe::DEFAULT_CAPACITY;
+        return Ok((StoreConfig::Memory { capacity }, None));
+    };
+    let d = section.get_ref();
+    match d.store.get_ref().as_str() {
+        "memory" => {
+            let capacity = match &d.capacity {
+                None => hookgate::dedupe::DEFAULT_CAPACITY,
+                Some(c) => count(text, c, 1..=MAX_MEMORY_CAPACITY, |c| {
                     format!(
-                        "deadline_secs = {}: at least 1 second (a shorter deadline fails every delivery)",
-                        secs.get_ref()
-                    ),
-                ));
-            }
-            hookgate::Verifier::aexo("probe")
-                .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?
-                .handler_deadline(d)
-                .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?;
-            Some(d)
+                        "capacity = {c}: give 1 to {MAX_MEMORY_CAPACITY} ids (about 100 bytes each); \
+                         for more, use store = \"redis\""
+                    )
+                })?,
+            };
+            Ok((StoreConfig::Memory { capacity }, None))
         }
-        None => None,
-    };
-    let json_logs = match &server.log_format {
-        None => false,
-        Some(f) => match f.get_ref().as_str() {
-            "json" => true,
-            "text" => false,
-            other => {
-                return Err(ConfigError::at(
-                    text,
-                    f.span(),
-                    format!("log_format = {other:?}: use \"text\" or \"json\""),
-                ))
-            }
-        },
-    };
-    let limits = server_limits(text, &server)?;
-    let mut dedupe_redis_line = None;
-    let store = match &file.dedupe {
-        None => StoreConfig::Memory {
-            capacity: hookgate::dedupe::DEFAULT_CAPACITY,
-        },
-        Some(d) => {
-            let span = d.span();
-            let d = d.get_ref();
-            match d.store.get_ref().as_str() {
-                "memory" => StoreConfig::Memory {
-                    capacity: match &d.capacity {
-                        None => hookgate::dedupe::DEFAULT_CAPACITY,
-                        Some(c) => usize::try_from(*c.get_ref())
-                            .ok()
-                            .filter(|c| (1..=MAX_MEMORY_CAPACITY).contains(c))
-                            .ok_or_else(|| {
-                                ConfigError::at(
-                                    text,
-                                    c.span(),
-                                    format!(
-                                        "capacity = {}: give 1 to {MAX_MEMORY_CAPACITY} ids (about 100 bytes each); \
-                                         for more, use store = \"redis\"",
-                                        c.get_ref()
-                                    ),
-                                )
-                            })?,
-                    },
-                },
-                "redis" => {
-                    let url = d.redis_url.as_ref().ok_or_else(|| {
-                        ConfigError::at(text, span, "store = \"redis\" needs redis_url")
-                    })?;
-                    dedupe_redis_line = Some(line_of(text, url.span()));
-                    StoreConfig::Redis {
-                        url: url.get_ref().clone(),
-                        key_prefix: d.key_prefix.clone(),
-                        op_timeout: match &d.op_timeout_secs {
-                            Some(v) => Some(seconds(text, "op_timeout_secs", v, 0.05)?),
-                            None => None,
-                        },
-                    }
-                }
-                other => {
-                    return Err(ConfigError::at(
-                        text,
-                        d.store.span(),
-                        format!("store = {other:?}: use \"memory\" or \"redis\""),
-                    ))
-                }
-            }
+        "redis" => {
+            let url = redis_url(text, section.span(), d.redis_url.as_ref())?;
+            let op_timeout = match &d.op_timeout_secs {
+                Some(v) => Some(seconds(text, "op_timeout_secs", v, 0.05)?),
+                None => None,
+            };
+            let store = StoreConfig::Redis {
+                url: url.get_ref().clone(),
+                key_prefix: d.key_prefix.clone(),
+                op_timeout,
+            };
+            Ok((store, Some(line_of(text, url.span()))))
         }
-    };
-    if file.routes.is_empty() {
+        _ => Err(not_one_of(
+            text,
+            &d.store,
+            "store",
+            "\"memory\" or \"redis\"",
+        )),
+    }
+}
+
+/// Every `[[route]]`, in order: at least one, no path twice.
+fn route_sections(
+    text: &str,
+    base: &Path,
+    routes: &[Spanned<Route>],
+    has_inbox: bool,
+) -> Result<Vec<RouteConfig>, ConfigError> {
+    if routes.is_empty() {
         return Err(ConfigError {
             line: None,
             message: "no [[route]]: the proxy would verify nothing".into(),
         });
     }
-    let mut routes = Vec::new();
-    for route in &file.routes {
-        let r = route.get_ref();
-        let scheme = match r.scheme.get_ref().as_str() {
-            "aexo" => crate::Scheme::Aexo,
-            "axifi" => crate::Scheme::Axifi,
-            other => {
-                return Err(ConfigError::at(
-                    text,
-                    r.scheme.span(),
-                    format!("unknown scheme {other:?}: use \"aexo\" or \"axifi\""),
-                ))
-            }
-        };
-        let path = r.path.get_ref();
-        let refused = if !path.starts_with('/') {
-            Some("path must start with /".to_owned())
-        } else if path.contains(['?', '#']) {
-            Some(format!(
-                "path {path:?}: routes match the path alone; remove the query or fragment"
-            ))
-        } else if path == HEALTH_PATH {
-            Some(format!(
-                "path {path:?} is the proxy's own health check; choose another path"
-            ))
-        } else {
-            None
-        };
-        if let Some(message) = refused {
-            return Err(ConfigError::at(text, r.path.span(), message));
-        }
-        if routes
-            .iter()
-            .any(|x: &RouteConfig| x.path == *r.path.get_ref())
-        {
-            return Err(ConfigError::at(
-                text,
-                r.path.span(),
-                format!("path {:?} is routed twice", r.path.get_ref()),
-            ));
-        }
-        let upstream: http::Uri = r
-            .upstream
-            .get_ref()
-            .parse()
-            .ok()
-            .filter(|u: &http::Uri| u.scheme_str() == Some("http") && u.authority().is_some())
-            .ok_or_else(|| {
-                ConfigError::at(
-                    text,
-                    r.upstream.span(),
-                    format!("upstream {:?} must be an http:// URL", r.upstream.get_ref()),
-                )
-            })?;
-        if upstream
-            .authority()
-            .is_some_and(|a| a.as_str().contains('@'))
-        {
-            return Err(ConfigError::at(
-                text,
-                r.upstream.span(),
-                "upstream has credentials (user:password@): hookgate does not send them; \
-                 remove them, and let the upstream trust hookgate-verified from the proxy's address",
-            ));
-        }
-        if r.secrets.get_ref().is_empty() {
-            return Err(ConfigError::at(
-                text,
-                r.secrets.span(),
-                "secrets is empty: at least one secret is required",
-            ));
-        }
-        let mut secrets = Vec::new();
-        for secret in r.secrets.get_ref() {
-            let at = |m: String| ConfigError::at(text, secret.span(), m);
-            let value = match (&secret.get_ref().env, &secret.get_ref().file) {
-                (Some(var), None) => std::env::var(var)
-                    .map_err(|_| at(format!("environment variable {var} is not set")))?,
-                (None, Some(file)) => {
-                    let path = base.join(file);
-                    std::fs::read_to_string(&path)
-                        .map_err(|e| {
-                            at(format!("cannot read secret file {}: {e}", path.display()))
-                        })?
-                        .trim_end_matches(['\r', '\n'])
-                        .to_owned()
-                }
-                _ => {
-                    return Err(at(
-                        "a secret is { env = \"VAR\" } or { file = \"PATH\" }".into()
-                    ))
-                }
-            };
-            if value.trim().is_empty() {
-                return Err(at(
-                    "this secret is empty; hookgate refuses an empty secret".into()
-                ));
-            }
-            secrets.push(value);
-        }
-        let inbox = match &r.ack {
-            None => false,
-            Some(ack) => match ack.get_ref().as_str() {
-                "sync" => false,
-                "inbox" if file.inbox.is_some() => true,
-                "inbox" => {
-                    return Err(ConfigError::at(
-                        text,
-                        ack.span(),
-                        "ack = \"inbox\" needs an [inbox] section",
-                    ))
-                }
-                other => {
-                    return Err(ConfigError::at(
-                        text,
-                        ack.span(),
-                        format!("ack = {other:?}: use \"sync\" or \"inbox\""),
-                    ))
-                }
-            },
-        };
-        routes.push(RouteConfig {
-            inbox,
-            path: r.path.get_ref().clone(),
-            scheme,
-            secrets,
-            upstream,
-            max_body_bytes: r.max_body_bytes,
-            freshness: r.freshness_secs.map(Duration::from_secs),
-        });
+    let mut checked = Vec::new();
+    for route in routes {
+        let route = route_section(text, base, route.get_ref(), &checked, has_inbox)?;
+        checked.push(route);
     }
-    let mut inbox_store_line = None;
-    let inbox = match &file.inbox {
-        None => None,
-        Some(section) => {
-            let span = section.span();
-            let i = section.get_ref();
-            let store = match i.store.get_ref().as_str() {
-                "sqlite" if i.trust_operator.is_some() => return Err(ConfigError::at(
-                    text,
-                    span,
-                    "trust_operator is for store = \"redis\" (a managed server that hides CONFIG)",
-                )),
-                "sqlite" => {
-                    inbox_store_line = Some(match &i.dir {
-                        Some(dir) => line_of(text, dir.span()),
-                        None => line_of(text, i.store.span()),
-                    });
-                    InboxStoreConfig::Sqlite {
-                        dir: base.join(
-                            i.dir
-                                .as_ref()
-                                .map_or_else(|| "hookgate-inbox".into(), |d| d.get_ref().clone()),
-                        ),
-                    }
-                }
-                "redis" => {
-                    let url = i.redis_url.as_ref().ok_or_else(|| {
-                        ConfigError::at(text, span.clone(), "store = \"redis\" needs redis_url")
-                    })?;
-                    inbox_store_line = Some(line_of(text, url.span()));
-                    InboxStoreConfig::Redis {
-                        url: url.get_ref().clone(),
-                        key_prefix: i
-                            .key_prefix
-                            .clone()
-                            .unwrap_or_else(|| "hookgate:inbox".into()),
-                        trust_operator: i.trust_operator.unwrap_or(false),
-                    }
-                }
-                other => {
-                    return Err(ConfigError::at(
-                        text,
-                        i.store.span(),
-                        format!("store = {other:?}: use \"sqlite\" or \"redis\""),
-                    ))
-                }
-            };
-            let attempt_timeout = match &i.attempt_timeout_secs {
-                Some(v) => seconds(text, "attempt_timeout_secs", v, 1.0)?,
-                None => Duration::from_secs(60),
-            };
-            let lease = match &i.lease_secs {
-                Some(v) => seconds(text, "lease_secs", v, 1.0)?,
-                None => Duration::from_secs(120),
-            };
-            let workers = match &i.workers {
-                None => 2,
-                Some(w) => usize::try_from(*w.get_ref())
-                    .ok()
-                    .filter(|w| (1..=1024).contains(w))
-                    .ok_or_else(|| {
-                        ConfigError::at(
-                            text,
-                            w.span(),
-                            format!("workers = {}: give 1 to 1024", w.get_ref()),
-                        )
-                    })?,
-            };
-            hookgate::inbox::WorkerConfig::new(workers, lease, attempt_timeout)
-                .map_err(|e| ConfigError::at(text, span, e.to_string()))?;
-            Some(InboxConfig {
-                store,
-                workers,
-                attempt_timeout,
-                lease,
-                keep_done_bodies: i.keep_done_bodies.unwrap_or(false),
-            })
+    Ok(checked)
+}
+
+/// One `[[route]]`; `earlier` are the routes above it in the file.
+fn route_section(
+    text: &str,
+    base: &Path,
+    r: &Route,
+    earlier: &[RouteConfig],
+    has_inbox: bool,
+) -> Result<RouteConfig, ConfigError> {
+    let scheme = scheme(text, &r.scheme)?;
+    route_path(text, &r.path, earlier)?;
+    let upstream = upstream(text, &r.upstream)?;
+    let secrets = secrets(text, base, &r.secrets)?;
+    let inbox = ack(text, r.ack.as_ref(), has_inbox)?;
+    Ok(RouteConfig {
+        inbox,
+        path: r.path.get_ref().clone(),
+        scheme,
+        secrets,
+        upstream,
+        max_body_bytes: r.max_body_bytes,
+        freshness: r.freshness_secs.map(Duration::from_secs),
+    })
+}
+
+/// `scheme = "aexo"` or `"axifi"`.
+fn scheme(text: &str, scheme: &Spanned<String>) -> Result<crate::Scheme, ConfigError> {
+    match scheme.get_ref().as_str() {
+        "aexo" => Ok(crate::Scheme::Aexo),
+        "axifi" => Ok(crate::Scheme::Axifi),
+        other => Err(ConfigError::at(
+            text,
+            scheme.span(),
+            format!("unknown scheme {other:?}: use \"aexo\" or \"axifi\""),
+        )),
+    }
+}
+
+/// `path`: absolute, a path alone, not the health check, not routed above.
+fn route_path(
+    text: &str,
+    path: &Spanned<String>,
+    earlier: &[RouteConfig],
+) -> Result<(), ConfigError> {
+    let p = path.get_ref();
+    let refused = if !p.starts_with('/') {
+        Some("path must start with /".to_owned())
+    } else if p.contains(['?', '#']) {
+        Some(format!(
+            "path {p:?}: routes match the path alone; remove the query or fragment"
+        ))
+    } else if p == HEALTH_PATH {
+        Some(format!(
+            "path {p:?} is the proxy's own health check; choose another path"
+        ))
+    } else if earlier.iter().any(|x| x.path == *p) {
+        Some(format!("path {p:?} is routed twice"))
+    } else {
+        None
+    };
+    match refused {
+        Some(message) => Err(ConfigError::at(text, path.span(), message)),
+        None => Ok(()),
+    }
+}
+
+/// `upstream`: an `http://` URL without credentials.
+fn upstream(text: &str, upstream: &Spanned<String>) -> Result<http::Uri, ConfigError> {
+    let uri: http::Uri = upstream
+        .get_ref()
+        .parse()
+        .ok()
+        .filter(|u: &http::Uri| u.scheme_str() == Some("http") && u.authority().is_some())
+        .ok_or_else(|| {
+            ConfigError::at(
+                text,
+                upstream.span(),
+                format!("upstream {:?} must be an http:// URL", upstream.get_ref()),
+            )
+        })?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(ConfigError::at(
+            text,
+            upstream.span(),
+            "upstream has credentials (user:password@): hookgate does not send them; \
+             remove them, and let the upstream trust hookgate-verified from the proxy's address",
+        ));
+    }
+    Ok(uri)
+}
+
+/// `secrets = [...]`: at least one, each read and none empty.
+fn secrets(
+    text: &str,
+    base: &Path,
+    secrets: &Spanned<Vec<Spanned<SecretRef>>>,
+) -> Result<Vec<String>, ConfigError> {
+    if secrets.get_ref().is_empty() {
+        return Err(ConfigError::at(
+            text,
+            secrets.span(),
+            "secrets is empty: at least one secret is required",
+        ));
+    }
+    secrets
+        .get_ref()
+        .iter()
+        .map(|secret| secret_value(text, base, secret))
+        .collect()
+}
+
+/// One secret: `{ env = "VAR" }` or `{ file = "PATH" }` (relative to
+/// `base`, without its trailing line break).
+fn secret_value(
+    text: &str,
+    base: &Path,
+    secret: &Spanned<SecretRef>,
+) -> Result<String, ConfigError> {
+    let at = |m: String| ConfigError::at(text, secret.span(), m);
+    let value = match (&secret.get_ref().env, &secret.get_ref().file) {
+        (Some(var), None) => {
+            std::env::var(var).map_err(|_| at(format!("environment variable {var} is not set")))?
+        }
+        (None, Some(file)) => {
+            let path = base.join(file);
+            std::fs::read_to_string(&path)
+                .map_err(|e| at(format!("cannot read secret file {}: {e}", path.display())))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned()
+        }
+        _ => {
+            return Err(at(
+                "a secret is { env = \"VAR\" } or { file = \"PATH\" }".into()
+            ))
         }
     };
-    let lines = Lines {
-        listen: Some(line_of(text, server.listen.span())),
-        tls: server.tls.as_ref().map(|t| line_of(text, t.span())),
-        dedupe_redis: dedupe_redis_line,
-        inbox_store: inbox_store_line,
+    if value.trim().is_empty() {
+        return Err(at(
+            "this secret is empty; hookgate refuses an empty secret".into()
+        ));
+    }
+    Ok(value)
+}
+
+/// `ack`: whether the route acknowledges once stored in the inbox
+/// (`"inbox"`, which needs an `[inbox]` section) or after the upstream
+/// (`"sync"`, the default).
+fn ack(text: &str, ack: Option<&Spanned<String>>, has_inbox: bool) -> Result<bool, ConfigError> {
+    let Some(ack) = ack else {
+        return Ok(false);
     };
-    Ok(Config {
-        inbox,
-        lines,
-        listen,
-        tls: server
-            .tls
-            .map(|t| t.into_inner())
-            .map(|t| (base.join(t.cert), base.join(t.key))),
-        trusted_proxies,
-        proxy_header,
-        allow_plain_loopback: server.allow_plain_loopback,
-        deadline,
-        json_logs,
-        limits,
+    match ack.get_ref().as_str() {
+        "sync" => Ok(false),
+        "inbox" if has_inbox => Ok(true),
+        "inbox" => Err(ConfigError::at(
+            text,
+            ack.span(),
+            "ack = \"inbox\" needs an [inbox] section",
+        )),
+        _ => Err(not_one_of(text, ack, "ack", "\"sync\" or \"inbox\"")),
+    }
+}
+
+/// `[inbox]`: the store and the workers, and the line of the setting that
+/// names where the store is.
+fn inbox_section(
+    text: &str,
+    base: &Path,
+    section: &Spanned<InboxSection>,
+) -> Result<(InboxConfig, usize), ConfigError> {
+    let i = section.get_ref();
+    let (store, store_line) = inbox_store(text, base, section)?;
+    let attempt_timeout = match &i.attempt_timeout_secs {
+        Some(v) => seconds(text, "attempt_timeout_secs", v, 1.0)?,
+        None => Duration::from_secs(60),
+    };
+    let lease = match &i.lease_secs {
+        Some(v) => seconds(text, "lease_secs", v, 1.0)?,
+        None => Duration::from_secs(120),
+    };
+    let workers = match &i.workers {
+        None => 2,
+        Some(w) => count(text, w, 1..=1024, |w| {
+            format!("workers = {w}: give 1 to 1024")
+        })?,
+    };
+    hookgate::inbox::WorkerConfig::new(workers, lease, attempt_timeout)
+        .map_err(|e| ConfigError::at(text, section.span(), e.to_string()))?;
+    let inbox = InboxConfig {
         store,
-        routes,
-    })
+        workers,
+        attempt_timeout,
+        lease,
+        keep_done_bodies: i.keep_done_bodies.unwrap_or(false),
+    };
+    Ok((inbox, store_line))
+}
+
+/// `[inbox]`'s `store`: a SQLite folder (`dir`, default `hookgate-inbox`
+/// beside the file) or a Redis server; and the line of `dir` (or `store`)
+/// or `redis_url`.
+fn inbox_store(
+    text: &str,
+    base: &Path,
+    section: &Spanned<InboxSection>,
+) -> Result<(InboxStoreConfig, usize), ConfigError> {
+    let i = section.get_ref();
+    match i.store.get_ref().as_str() {
+        "sqlite" if i.trust_operator.is_some() => Err(ConfigError::at(
+            text,
+            section.span(),
+            "trust_operator is for store = \"redis\" (a managed server that hides CONFIG)",
+        )),
+        "sqlite" => {
+            let line = match &i.dir {
+                Some(dir) => line_of(text, dir.span()),
+                None => line_of(text, i.store.span()),
+            };
+            let dir = i
+                .dir
+                .as_ref()
+                .map_or_else(|| "hookgate-inbox".into(), |d| d.get_ref().clone());
+            let store = InboxStoreConfig::Sqlite {
+                dir: base.join(dir),
+            };
+            Ok((store, line))
+        }
+        "redis" => {
+            let url = redis_url(text, section.span(), i.redis_url.as_ref())?;
+            let store = InboxStoreConfig::Redis {
+                url: url.get_ref().clone(),
+                key_prefix: i
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_else(|| "hookgate:inbox".into()),
+                trust_operator: i.trust_operator.unwrap_or(false),
+            };
+            Ok((store, line_of(text, url.span())))
+        }
+        _ => Err(not_one_of(
+            text,
+            &i.store,
+            "store",
+            "\"sqlite\" or \"redis\"",
+        )),
+    }
+}
+
+/// A number of things within `range`; out of it, the error `refusal` words
+/// for the value given.
+fn count(
+    text: &str,
+    value: &Spanned<i64>,
+    range: std::ops::RangeInclusive<usize>,
+    refusal: impl FnOnce(i64) -> String,
+) -> Result<usize, ConfigError> {
+    usize::try_from(*value.get_ref())
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError::at(text, value.span(), refusal(*value.get_ref())))
+}
+
+/// `redis_url`, which `store = "redis"` needs (refused at the section).
+fn redis_url<'a>(
+    text: &str,
+    section: std::ops::Range<usize>,
+    url: Option<&'a Spanned<String>>,
+) -> Result<&'a Spanned<String>, ConfigError> {
+    url.ok_or_else(|| ConfigError::at(text, section, "store = \"redis\" needs redis_url"))
+}
+
+/// `name = "value"` when the value is none of `choices` (`"a" or "b"`).
+fn not_one_of(text: &str, value: &Spanned<String>, name: &str, choices: &str) -> ConfigError {
+    let message = format!("{name} = {:?}: use {choices}", value.get_ref());
+    ConfigError::at(text, value.span(), message)
 }
 
 /// `name = secs` as a duration from `min` to one hour.
@@ -630,19 +763,11 @@ fn server_limits(text: &str, server: &Server) -> Result<hookgate_axum::ServerLim
         limits = limits.shutdown_grace(seconds(text, "shutdown_grace_secs", v, 0.0)?);
     }
     if let Some(v) = &server.max_connections {
-        let n = usize::try_from(*v.get_ref())
-            .ok()
-            .filter(|n| (1..=1_000_000).contains(n))
-            .ok_or_else(|| {
-                ConfigError::at(
-                    text,
-                    v.span(),
-                    format!(
-                        "max_connections = {}: give a number from 1 to 1000000 (and below the open-file limit)",
-                        v.get_ref()
-                    ),
-                )
-            })?;
+        let n = count(text, v, 1..=1_000_000, |n| {
+            format!(
+                "max_connections = {n}: give a number from 1 to 1000000 (and below the open-file limit)"
+            )
+        })?;
         limits = limits.max_connections(n);
     }
     Ok(limits)

@@ -1,6 +1,7 @@
-//! Claim/commit cost of the dedupe stores, and Redis round trips per step.
+//! Claim/commit cost of the Redis dedupe store, and its round trips per
+//! step, beside the in-memory store as a reference.
 //!
-//! Run with: cargo bench -p hookgate-conformance --bench dedupe_stores
+//! Run with: cargo bench -p hookgate-redis --bench dedupe
 //! (starts its own redis-server on a free port, as the tests do).
 //!
 //! - `memory/claim_commit`: one new id claimed and committed in `MemoryStore`.

@@ -2,7 +2,7 @@
 //! durable server (`appendonly yes`, `appendfsync always`), beside the cost
 //! of one fsync on the same disk, measured in the same run.
 //!
-//! Run with: cargo bench -p hookgate-conformance --bench inbox_ack_redis
+//! Run with: cargo bench -p hookgate-redis --bench ack
 //! (starts its own redis-server, as the tests do).
 //!
 //! Closed loop: 1, 32 and 256 concurrent senders, with one connection for
