@@ -178,6 +178,14 @@ pub enum ConfigError {
     },
     /// A dedupe lease of zero.
     ZeroLease,
+    /// The dedupe lease is not longer than the handler deadline, so a
+    /// retry could claim the event while its handler still runs.
+    LeaseNotAboveDeadline {
+        /// The lease asked for.
+        lease: Duration,
+        /// The route's handler deadline.
+        deadline: Duration,
+    },
     /// The inbox lease is not longer than the handler timeout, so an event
     /// could be handed to a second worker while its handler runs.
     LeaseNotAboveHandlerTimeout {
@@ -225,6 +233,11 @@ impl fmt::Display for ConfigError {
                  shorten the freshness window"
             ),
             Self::ZeroLease => f.write_str("dedupe lease must be longer than zero"),
+            Self::LeaseNotAboveDeadline { lease, deadline } => write!(
+                f,
+                "dedupe lease {lease:?} must be longer than the handler deadline {deadline:?}: \
+                 a claim that lapses while its handler runs lets a retry run the handler again"
+            ),
             Self::LeaseNotAboveHandlerTimeout {
                 lease,
                 handler_timeout,

@@ -362,9 +362,7 @@ fn deadline(text: &str, secs: Option<&Spanned<f64>>) -> Result<Option<Duration>,
             ),
         ));
     }
-    hookgate::Verifier::aexo("probe")
-        .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?
-        .handler_deadline(d)
+    hookgate::Verifier::check_handler_deadline(d)
         .map_err(|e| ConfigError::at(text, secs.span(), e.to_string()))?;
     Ok(Some(d))
 }

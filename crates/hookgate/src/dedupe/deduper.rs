@@ -217,8 +217,9 @@ impl<St: DedupeStore> DeduperBuilder<St> {
         self
     }
 
-    /// Lease of an in-flight claim (default 60 s). Keep it longer than the
-    /// handler deadline.
+    /// Lease of an in-flight claim (default 60 s). Refused unless longer
+    /// than the route's handler deadline: a claim that lapsed while its
+    /// handler still ran would let a retry run the handler a second time.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -261,6 +262,12 @@ impl<St: DedupeStore> DeduperBuilder<St> {
         }
         if self.lease.is_zero() {
             return Err(ConfigError::ZeroLease);
+        }
+        if self.lease <= verifier.deadline() {
+            return Err(ConfigError::LeaseNotAboveDeadline {
+                lease: self.lease,
+                deadline: verifier.deadline(),
+            });
         }
         Ok(Deduper {
             store: Arc::new(self.store),
@@ -463,6 +470,31 @@ mod tests {
         assert_eq!(ok.retention(), v.freshness_window() + v.future_skew());
         let default = Deduper::builder(MemoryStore::new()).build(&v).unwrap();
         assert_eq!(default.retention(), ok.retention());
+    }
+
+    #[test]
+    fn a_lease_not_longer_than_the_handler_deadline_is_refused() {
+        let v = Verifier::aexo("k")
+            .unwrap()
+            .handler_deadline(Duration::from_secs(10))
+            .unwrap();
+        let err = Deduper::builder(MemoryStore::new())
+            .lease(Duration::from_secs(10))
+            .build(&v)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::LeaseNotAboveDeadline {
+                lease: Duration::from_secs(10),
+                deadline: Duration::from_secs(10)
+            }
+        );
+        assert!(err.to_string().contains("handler deadline"), "{err}");
+        let ok = Deduper::builder(MemoryStore::new())
+            .lease(Duration::from_secs(11))
+            .build(&v)
+            .unwrap();
+        assert_eq!(ok.lease(), Duration::from_secs(11));
     }
 
     #[test]
