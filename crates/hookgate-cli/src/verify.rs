@@ -180,12 +180,12 @@ fn explain(
                      (to check a saved delivery as of its arrival, pass --at TIME)",
                     human(age),
                     verifier.scheme().name(),
-                    human(verifier.freshness_window())
+                    human(verifier.settings().freshness)
                 ),
                 Err(ahead) => format!(
                     "the signed timestamp {text} is {} ahead of now; at most {} is allowed for clock drift",
                     human(ahead.duration()),
-                    human(verifier.future_skew())
+                    human(verifier.settings().max_future_skew)
                 ),
             }
         }

@@ -28,7 +28,7 @@ pub use error::{error_body, ConfigError, Rejection, DEADLINE_RETRY_AFTER};
 pub use headers::{connection_names, is_hop_by_hop, HeaderValue, Headers};
 pub use secret::{Secret, Secrets};
 pub use verifier::{
-    SignatureMatch, Verifier, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES,
+    Settings, SignatureMatch, Verifier, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_FUTURE_SKEW, DEFAULT_READ_TIMEOUT, MAX_HANDLER_DEADLINE,
 };
 pub use verify::WebhookLayer;

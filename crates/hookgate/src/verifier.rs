@@ -31,6 +31,25 @@ pub const MAX_HANDLER_DEADLINE: Duration = Duration::from_secs(29);
 /// Default allowance for a sender's clock running ahead of ours.
 pub const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
 
+/// A [`Verifier`]'s settings, read back with [`Verifier::settings`]: each
+/// field has the name of the method that sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// The freshness window ([`Verifier::freshness`]).
+    pub freshness: Duration,
+    /// How far ahead of our clock a signed timestamp may be
+    /// ([`Verifier::max_future_skew`]).
+    pub max_future_skew: Duration,
+    /// The body limit in bytes ([`Verifier::max_body_bytes`]).
+    pub max_body_bytes: usize,
+    /// The body read timeout ([`Verifier::read_timeout`]).
+    pub read_timeout: Duration,
+    /// The handler deadline, counted from the request's arrival
+    /// ([`Verifier::handler_deadline`]).
+    pub handler_deadline: Duration,
+}
+
 /// Everything needed to verify one route's deliveries: a scheme, its secrets,
 /// the freshness window, the body limit and read timeout, and a clock.
 ///
@@ -159,29 +178,15 @@ impl Verifier {
         &*self.scheme
     }
 
-    /// The freshness window.
-    pub fn freshness_window(&self) -> Duration {
-        self.freshness
-    }
-
-    /// How far ahead of our clock a signed timestamp may be.
-    pub fn future_skew(&self) -> Duration {
-        self.max_future_skew
-    }
-
-    /// The body limit in bytes.
-    pub fn body_limit(&self) -> usize {
-        self.max_body_bytes
-    }
-
-    /// The handler deadline, counted from the request's arrival.
-    pub fn deadline(&self) -> Duration {
-        self.deadline
-    }
-
-    /// The body read timeout.
-    pub fn body_read_timeout(&self) -> Duration {
-        self.read_timeout
+    /// The settings in force, each field named as the method that sets it.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            freshness: self.freshness,
+            max_future_skew: self.max_future_skew,
+            max_body_bytes: self.max_body_bytes,
+            read_timeout: self.read_timeout,
+            handler_deadline: self.deadline,
+        }
     }
 
     /// Refuses a declared `Content-Length` over the limit, before reading.
@@ -324,7 +329,7 @@ mod tests {
     fn freshness_bounds_are_inclusive_and_checked_against_the_given_now() {
         let v = Verifier::aexo("k").unwrap();
         let now = SystemTime::from(NOW);
-        let window = time::Duration::try_from(v.freshness_window()).unwrap();
+        let window = time::Duration::try_from(v.settings().freshness).unwrap();
         let skew = time::Duration::try_from(DEFAULT_MAX_FUTURE_SKEW).unwrap();
         let table = [
             (NOW, Ok(())),
@@ -350,7 +355,7 @@ mod tests {
     fn the_default_window_covers_aexos_whole_retry_span() {
         // +0, +5 min, +30 min, +2 h after each failure, each failure a 30 s timeout.
         let span = Duration::from_secs((5 + 30 + 120) * 60 + 4 * 30);
-        assert!(Verifier::aexo("k").unwrap().freshness_window() > span);
+        assert!(Verifier::aexo("k").unwrap().settings().freshness > span);
     }
 
     #[test]
@@ -425,7 +430,7 @@ mod tests {
     #[test]
     fn a_handler_deadline_of_zero_or_above_29_s_is_refused() {
         let v = Verifier::aexo("k").unwrap();
-        assert_eq!(v.deadline(), DEFAULT_HANDLER_DEADLINE);
+        assert_eq!(v.settings().handler_deadline, DEFAULT_HANDLER_DEADLINE);
         for bad in [
             Duration::ZERO,
             Duration::from_secs(30),
@@ -435,6 +440,6 @@ mod tests {
             assert!(err.to_string().contains("30 s"), "{err}");
         }
         let ok = v.handler_deadline(MAX_HANDLER_DEADLINE).unwrap();
-        assert_eq!(ok.deadline(), MAX_HANDLER_DEADLINE);
+        assert_eq!(ok.settings().handler_deadline, MAX_HANDLER_DEADLINE);
     }
 }

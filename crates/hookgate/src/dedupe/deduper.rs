@@ -251,7 +251,7 @@ impl<St: DedupeStore> DeduperBuilder<St> {
     /// future-skew allowance: a delivery is accepted for that long, and an id
     /// forgotten earlier could be replayed and processed again.
     pub fn build(self, verifier: &Verifier) -> Result<Deduper<St>, ConfigError> {
-        let needed = verifier.freshness_window() + verifier.future_skew();
+        let needed = verifier.settings().freshness + verifier.settings().max_future_skew;
         let retention = self.retention.unwrap_or(needed);
         if retention < needed {
             return Err(ConfigError::RetentionTooShort {
@@ -263,10 +263,10 @@ impl<St: DedupeStore> DeduperBuilder<St> {
         if self.lease.is_zero() {
             return Err(ConfigError::ZeroLease);
         }
-        if self.lease <= verifier.deadline() {
+        if self.lease <= verifier.settings().handler_deadline {
             return Err(ConfigError::LeaseNotAboveDeadline {
                 lease: self.lease,
-                deadline: verifier.deadline(),
+                deadline: verifier.settings().handler_deadline,
             });
         }
         Ok(Deduper {
@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn a_retention_shorter_than_freshness_plus_skew_is_refused_with_the_reason() {
         let v = Verifier::aexo("k").unwrap();
-        let short = v.freshness_window();
+        let short = v.settings().freshness;
         let err = Deduper::builder(MemoryStore::new())
             .retention(short)
             .build(&v)
@@ -464,10 +464,13 @@ mod tests {
             "{text}"
         );
         let ok = Deduper::builder(MemoryStore::new())
-            .retention(v.freshness_window() + v.future_skew())
+            .retention(v.settings().freshness + v.settings().max_future_skew)
             .build(&v)
             .unwrap();
-        assert_eq!(ok.retention(), v.freshness_window() + v.future_skew());
+        assert_eq!(
+            ok.retention(),
+            v.settings().freshness + v.settings().max_future_skew
+        );
         let default = Deduper::builder(MemoryStore::new()).build(&v).unwrap();
         assert_eq!(default.retention(), ok.retention());
     }

@@ -240,7 +240,7 @@ where
         let mut last_gauges = std::time::Instant::now() - Duration::from_secs(60);
         let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
         // Markers must outlive every delivery the verifier would still accept.
-        let keep = self.verifier.freshness_window() + self.verifier.future_skew();
+        let keep = self.verifier.settings().freshness + self.verifier.settings().max_future_skew;
         let prune_every = (keep / 2).clamp(Duration::from_millis(10), Duration::from_secs(60));
         while !stop.load(Ordering::SeqCst) {
             if worker == 0 && self.config.prune_done && last_prune.elapsed() >= prune_every {

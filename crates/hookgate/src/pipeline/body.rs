@@ -34,7 +34,7 @@ impl<S> ReadBody<S> {
     pub(super) fn new(intake: Intake, body: S, refused: Option<Rejection>) -> Self {
         Self {
             body,
-            timeout: tokio::time::sleep(intake.verifier().body_read_timeout()),
+            timeout: tokio::time::sleep(intake.verifier().settings().read_timeout),
             intake,
             chunks: Vec::new(),
             total: 0,
@@ -48,7 +48,7 @@ impl<S> std::fmt::Debug for ReadBody<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadBody")
             .field("read", &self.total)
-            .field("limit", &self.intake.verifier().body_limit())
+            .field("limit", &self.intake.verifier().settings().max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -71,7 +71,7 @@ where
             *this.done = true;
             return Poll::Ready(Err(rejection));
         }
-        let limit = this.intake.verifier().body_limit();
+        let limit = this.intake.verifier().settings().max_body_bytes;
         let failed = loop {
             match this.body.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(mut chunk))) => {

@@ -47,7 +47,7 @@ impl Intake {
     pub fn new(verifier: &Verifier) -> Self {
         Self {
             verifier: verifier.clone(),
-            deadline: Instant::now() + verifier.deadline(),
+            deadline: Instant::now() + verifier.settings().handler_deadline,
         }
     }
 
