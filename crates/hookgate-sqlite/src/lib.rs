@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hookgate::inbox::{
-    from_millis, millis, Enqueued, EventId, EventInfo, InboxStore, Leased, NewEvent, Replay, State,
+    from_millis, millis, Enqueued, EventInfo, InboxStore, Leased, NewEvent, Replay, RowId, State,
     Stats, StoreError, StoredHeaders, Token,
 };
 use rusqlite::wal::CheckpointMode;
@@ -369,7 +369,7 @@ impl InboxStore for SqliteInbox {
                  ORDER BY due_at LIMIT ?2",
             )?;
             // A leased event whose lease has run out: its attempt never finished.
-            let ids: Vec<(EventId, bool)> = due
+            let ids: Vec<(RowId, bool)> = due
                 .query_map(params![now, i64::try_from(max).unwrap_or(i64::MAX)], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?
@@ -406,7 +406,7 @@ impl InboxStore for SqliteInbox {
 
     async fn complete(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         now: SystemTime,
         keep_body: bool,
@@ -425,7 +425,7 @@ impl InboxStore for SqliteInbox {
 
     async fn reschedule(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         due: SystemTime,
         error: &str,
@@ -443,7 +443,7 @@ impl InboxStore for SqliteInbox {
 
     async fn kill(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         error: &str,
         now: SystemTime,
@@ -502,7 +502,7 @@ impl InboxStore for SqliteInbox {
         .await
     }
 
-    async fn show(&self, id: EventId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
+    async fn show(&self, id: RowId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
         self.read(move |conn| {
             conn.query_row(
                 &format!("SELECT {INFO_COLUMNS}, body FROM events WHERE id = ?1"),
@@ -524,7 +524,7 @@ impl InboxStore for SqliteInbox {
         which: Replay,
         dry_run: bool,
         now: SystemTime,
-    ) -> Result<Vec<EventId>, StoreError> {
+    ) -> Result<Vec<RowId>, StoreError> {
         self.call_atomic(move |conn| {
             let (filter, arg): (&str, i64) = match which {
                 Replay::One(id) => ("id = ?1 AND state IN ('done', 'dead')", id),
@@ -532,7 +532,7 @@ impl InboxStore for SqliteInbox {
                 Replay::Since(t) => ("state IN ('done', 'dead') AND received_at >= ?1", millis(t)),
             };
             let mut select = conn.prepare(&format!("SELECT id FROM events WHERE {filter} AND body IS NOT NULL ORDER BY id"))?;
-            let ids: Vec<EventId> = select.query_map(params![arg], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let ids: Vec<RowId> = select.query_map(params![arg], |r| r.get(0))?.collect::<Result<_, _>>()?;
             if !dry_run {
                 for id in &ids {
                     conn.execute(

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hookgate::inbox::{millis, Enqueued, EventId, Leased, NewEvent, StoredHeaders};
+use hookgate::inbox::{millis, Enqueued, Leased, NewEvent, RowId, StoredHeaders};
 use hookgate::store::{StoreError, Token};
 
 use super::store::{err, flag, RedisInbox, GROUP};
@@ -68,7 +68,7 @@ impl<'a> Settle<'a> {
 
 /// One leased event as the lease script returns it: id, token, attempt,
 /// scheme, body, interrupted (1/0), headers.
-type LeaseRow = (EventId, String, u32, String, Vec<u8>, i64, Vec<u8>);
+type LeaseRow = (RowId, String, u32, String, Vec<u8>, i64, Vec<u8>);
 
 /// A lease script row as the worker's [`Leased`]. The interrupted column is
 /// 1 when the entry was taken back from a worker whose lease ran out (its
@@ -146,7 +146,7 @@ impl RedisInbox {
     /// Settle: ends the attempt `how` says if `token` still holds the event.
     pub(super) async fn settle(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         now: SystemTime,
         how: Settle<'_>,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use hookgate::inbox::{from_millis, millis, EventId, EventInfo, Replay, State, Stats};
+use hookgate::inbox::{from_millis, millis, EventInfo, Replay, RowId, State, Stats};
 use hookgate::store::StoreError;
 use redis::Value;
 
@@ -15,7 +15,7 @@ use crate::scripts::{PURGE, REVIVE};
 /// An event's hash (`HGETALL P:ev:<id>`) as its [`EventInfo`] and body; `None`
 /// for an empty hash (no such event). A missing or unreadable field takes
 /// its neutral value (an unknown state reads as dead).
-fn decode(id: EventId, h: &HashMap<String, Vec<u8>>) -> Option<(EventInfo, Bytes)> {
+fn decode(id: RowId, h: &HashMap<String, Vec<u8>>) -> Option<(EventInfo, Bytes)> {
     if h.is_empty() {
         return None;
     }
@@ -54,7 +54,7 @@ fn pending_count(summary: &[Value]) -> u64 {
 
 impl RedisInbox {
     /// One event and its body.
-    pub(super) async fn info(&self, id: EventId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
+    pub(super) async fn info(&self, id: RowId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
         let mut conn = self.conn.clone();
         let h: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
             .arg(self.ev(id))
@@ -65,7 +65,7 @@ impl RedisInbox {
     }
 
     /// The newest `limit` ids of a finished set (`dead` or `done`).
-    async fn ids(&self, set: &str, limit: usize) -> Result<Vec<EventId>, StoreError> {
+    async fn ids(&self, set: &str, limit: usize) -> Result<Vec<RowId>, StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("ZREVRANGE")
             .arg(self.key(set))
@@ -77,20 +77,20 @@ impl RedisInbox {
     }
 
     /// The ids in the stream (pending or leased), then the delayed retries.
-    async fn stream_ids(&self) -> Result<Vec<EventId>, StoreError> {
+    async fn stream_ids(&self) -> Result<Vec<RowId>, StoreError> {
         let mut conn = self.conn.clone();
-        let entries: Vec<(String, Vec<(String, EventId)>)> = redis::cmd("XRANGE")
+        let entries: Vec<(String, Vec<(String, RowId)>)> = redis::cmd("XRANGE")
             .arg(self.key("stream"))
             .arg("-")
             .arg("+")
             .query_async(&mut conn)
             .await
             .map_err(err)?;
-        let mut ids: Vec<EventId> = entries
+        let mut ids: Vec<RowId> = entries
             .into_iter()
             .flat_map(|(_, f)| f.into_iter().map(|(_, id)| id))
             .collect();
-        let delayed: Vec<EventId> = redis::cmd("ZRANGE")
+        let delayed: Vec<RowId> = redis::cmd("ZRANGE")
             .arg(self.key("delayed"))
             .arg(0)
             .arg(-1)
@@ -182,8 +182,8 @@ impl RedisInbox {
         which: Replay,
         dry_run: bool,
         now: SystemTime,
-    ) -> Result<Vec<EventId>, StoreError> {
-        let candidates: Vec<EventId> = match &which {
+    ) -> Result<Vec<RowId>, StoreError> {
+        let candidates: Vec<RowId> = match &which {
             Replay::One(id) => vec![*id],
             Replay::Dead => self.ids("dead", usize::MAX).await?,
             Replay::Since(_) => {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hookgate::inbox::{
-    Enqueued, EventId, EventInfo, InboxStore, Leased, NewEvent, Replay, State, Stats,
+    Enqueued, EventInfo, InboxStore, Leased, NewEvent, Replay, RowId, State, Stats,
 };
 use hookgate::store::{StoreError, Token};
 use redis::aio::ConnectionManager;
@@ -127,7 +127,7 @@ impl RedisInbox {
     }
 
     /// `P:ev:<id>`, the event's hash.
-    pub(super) fn ev(&self, id: EventId) -> String {
+    pub(super) fn ev(&self, id: RowId) -> String {
         format!("{}:ev:{id}", self.prefix)
     }
 
@@ -163,7 +163,7 @@ impl InboxStore for RedisInbox {
 
     async fn complete(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         now: SystemTime,
         keep_body: bool,
@@ -174,7 +174,7 @@ impl InboxStore for RedisInbox {
 
     async fn reschedule(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         due: SystemTime,
         error: &str,
@@ -185,7 +185,7 @@ impl InboxStore for RedisInbox {
 
     async fn kill(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         error: &str,
         now: SystemTime,
@@ -201,7 +201,7 @@ impl InboxStore for RedisInbox {
         self.events(state, limit).await
     }
 
-    async fn show(&self, id: EventId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
+    async fn show(&self, id: RowId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
         self.info(id).await
     }
 
@@ -210,7 +210,7 @@ impl InboxStore for RedisInbox {
         which: Replay,
         dry_run: bool,
         now: SystemTime,
-    ) -> Result<Vec<EventId>, StoreError> {
+    ) -> Result<Vec<RowId>, StoreError> {
         self.revive(which, dry_run, now).await
     }
 

@@ -43,6 +43,7 @@
 //! ```
 
 mod deduper;
+mod guard;
 mod layer;
 mod memory;
 mod store;
@@ -50,9 +51,9 @@ mod store;
 pub use crate::answer::DEDUPE_HEADER;
 pub use crate::store::{KeySource, StoreError, Token};
 pub use deduper::{
-    ClaimGuard, Decision, Deduper, DeduperBuilder, OnStoreError, COMMIT_RETRY_DELAYS,
-    DEFAULT_LEASE, DEFAULT_RETRY_AFTER,
+    Decision, Deduper, DeduperBuilder, OnStoreError, DEFAULT_LEASE, DEFAULT_RETRY_AFTER,
 };
+pub use guard::{ClaimGuard, COMMIT_RETRY_DELAYS};
 pub use layer::{Dedupe, DedupeLayer, ResponseFuture};
 pub use memory::{MemoryStore, DEFAULT_CAPACITY, EVICTION_WARNING_INTERVAL};
 pub use store::{Claim, DedupeStore};

@@ -41,8 +41,9 @@ use bytes::Bytes;
 
 pub use crate::store::{KeySource, StoreError, Token};
 
-/// A store's id for a stored event.
-pub type EventId = i64;
+/// The store's own id for a stored event (a row, a stream entry), shown by
+/// `hookgate inbox list`; not the sender's event id (`event_id`).
+pub type RowId = i64;
 
 /// A verified delivery to store.
 #[derive(Debug, Clone)]
@@ -67,7 +68,7 @@ pub struct NewEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
     /// Stored (durably, before this is returned) under this id.
-    Stored(EventId),
+    Stored(RowId),
     /// An event with the same key is already stored (pending, done or dead).
     Duplicate,
 }
@@ -119,7 +120,7 @@ impl fmt::Display for State {
 #[derive(Debug, Clone)]
 pub struct Leased {
     /// The store's id.
-    pub id: EventId,
+    pub id: RowId,
     /// The lease; only its holder can complete, reschedule or kill the event.
     pub token: Token,
     /// This attempt's number (1 for the first).
@@ -141,7 +142,7 @@ pub struct Leased {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventInfo {
     /// The store's id.
-    pub id: EventId,
+    pub id: RowId,
     /// The dedupe key.
     pub key: String,
     /// The sender's event id.
@@ -181,7 +182,7 @@ pub struct Stats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replay {
     /// One event (done or dead).
-    One(EventId),
+    One(RowId),
     /// Every dead event.
     Dead,
     /// Every dead event, and every done event whose body was kept,
@@ -213,7 +214,7 @@ pub trait InboxStore: Send + Sync + 'static {
     /// the marker is pruned).
     fn complete(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         now: SystemTime,
         keep_body: bool,
@@ -222,7 +223,7 @@ pub trait InboxStore: Send + Sync + 'static {
     /// The attempt failed: due again at `due`.
     fn reschedule(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         due: SystemTime,
         error: &str,
@@ -231,7 +232,7 @@ pub trait InboxStore: Send + Sync + 'static {
     /// Declares the event dead.
     fn kill(
         &self,
-        id: EventId,
+        id: RowId,
         token: Token,
         error: &str,
         now: SystemTime,
@@ -250,7 +251,7 @@ pub trait InboxStore: Send + Sync + 'static {
     /// One event and its body (empty for done markers).
     fn show(
         &self,
-        id: EventId,
+        id: RowId,
     ) -> impl Future<Output = Result<Option<(EventInfo, Bytes)>, StoreError>> + Send;
 
     /// Makes the selected done or dead events pending again (due now); with
@@ -261,7 +262,7 @@ pub trait InboxStore: Send + Sync + 'static {
         which: Replay,
         dry_run: bool,
         now: SystemTime,
-    ) -> impl Future<Output = Result<Vec<EventId>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<RowId>, StoreError>> + Send;
 
     /// Pauses or resumes every worker on this store.
     fn set_paused(&self, paused: bool) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -170,7 +170,7 @@ mod tests {
 
     use super::*;
     use crate::events::AexoEvent;
-    use crate::inbox::{EventId, EventInfo, Leased, Replay, State, Stats, StoreError, Token};
+    use crate::inbox::{EventInfo, Leased, Replay, RowId, State, Stats, StoreError, Token};
     use crate::scheme::Aexo;
     use crate::{testing, WebhookLayer};
 
@@ -201,7 +201,7 @@ mod tests {
         }
         async fn complete(
             &self,
-            _: EventId,
+            _: RowId,
             _: Token,
             _: SystemTime,
             _: bool,
@@ -210,7 +210,7 @@ mod tests {
         }
         async fn reschedule(
             &self,
-            _: EventId,
+            _: RowId,
             _: Token,
             _: SystemTime,
             _: &str,
@@ -219,7 +219,7 @@ mod tests {
         }
         async fn kill(
             &self,
-            _: EventId,
+            _: RowId,
             _: Token,
             _: &str,
             _: SystemTime,
@@ -232,7 +232,7 @@ mod tests {
         async fn list(&self, _: Option<State>, _: usize) -> Result<Vec<EventInfo>, StoreError> {
             down()
         }
-        async fn show(&self, _: EventId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
+        async fn show(&self, _: RowId) -> Result<Option<(EventInfo, Bytes)>, StoreError> {
             down()
         }
         async fn replay(
@@ -240,7 +240,7 @@ mod tests {
             _: Replay,
             _: bool,
             _: SystemTime,
-        ) -> Result<Vec<EventId>, StoreError> {
+        ) -> Result<Vec<RowId>, StoreError> {
             down()
         }
         async fn set_paused(&self, _: bool) -> Result<(), StoreError> {
