@@ -132,3 +132,39 @@ async fn dedupe_on_redis_works_through_the_actix_middleware() {
     assert_eq!(again.headers().get("hookgate-dedupe").unwrap(), "duplicate");
     assert_eq!(test::read_body(again).await, "{\"duplicate\":true}");
 }
+
+#[actix_web::test]
+async fn hookgates_answers_carry_the_answer_in_the_extensions_and_the_handlers_do_not() {
+    let app = test::init_service(
+        App::new().service(
+            web::resource(AEXO_PATH)
+                .wrap(
+                    VerifyWebhook::new(verifier(Sender::Aexo))
+                        .with_dedupe(hookgate::dedupe::MemoryStore::new())
+                        .unwrap(),
+                )
+                .route(web::post().to(length)),
+        ),
+    )
+    .await;
+    let reason = |res: &actix_web::dev::ServiceResponse<_>| {
+        res.response()
+            .extensions()
+            .get::<hookgate::Answer>()
+            .map(hookgate::Answer::reason)
+    };
+    let body = body_of(600, "wh_answer_1");
+    let first = test::call_service(&app, signed(&body)).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(reason(&first), None, "the handler's own answer");
+    let again = test::call_service(&app, signed(&body)).await;
+    assert_eq!(reason(&again), Some("duplicate"));
+
+    let mut forged = test::TestRequest::post().uri(AEXO_PATH);
+    for (name, value) in hookgate::testing::sign(&Aexo, "not-the-secret", &body) {
+        forged = forged.insert_header((name, value));
+    }
+    let res = test::call_service(&app, forged.set_payload(body.to_vec()).to_request()).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(reason(&res), Some("bad_signature"));
+}
