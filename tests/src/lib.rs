@@ -62,7 +62,8 @@ pub fn verifier(sender: Sender) -> Verifier {
     let base = match sender {
         Sender::Aexo => Verifier::new(Aexo, Secrets::new([SECRET, OLD_SECRET]).expect("secrets")),
         Sender::Axifi => Verifier::new(Axifi, Secrets::new([SECRET]).expect("secrets")),
-    };
+    }
+    .expect("verifier");
     base.max_body_bytes(LIMIT)
         .read_timeout(READ_TIMEOUT)
         .clock(clock())

@@ -182,7 +182,8 @@ where
                 let payload = req.take_payload();
                 let read = intake.read(&ActixHeaders(req.headers()), payload).await;
                 let verified = read.and_then(|body| {
-                    let event = intake.verify(&ActixHeaders(req.headers()), body.clone())?;
+                    let query = Some(req.query_string()).filter(|q| !q.is_empty());
+                    let event = intake.verify(&ActixHeaders(req.headers()), query, body.clone())?;
                     Ok((event, body))
                 });
                 match verified {

@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use hookgate::scheme::{Aexo, Axifi};
 
 use secret::SecretArgs;
 
@@ -55,22 +54,82 @@ pub(crate) enum Scheme {
     Aexo,
     /// `X-Webhook-Signature: sha256=<hex>`.
     Axifi,
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
+    StandardWebhooks,
+    /// Svix: `svix-id`, `svix-timestamp`, `svix-signature: v1,<base64>`.
+    Svix,
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex>`.
+    Github,
+    /// Stripe: `Stripe-Signature: t=..,v1=<hex>`.
+    Stripe,
+    /// Slack: `X-Slack-Signature: v0=<hex>`, `X-Slack-Request-Timestamp`.
+    Slack,
+    /// Shopify: `X-Shopify-Hmac-Sha256: <base64>`.
+    Shopify,
+    /// Paddle: `Paddle-Signature: ts=..;h1=<hex>`.
+    Paddle,
+    /// Linear: `Linear-Signature: <hex>`, `webhookTimestamp` in the body.
+    Linear,
+    /// Zoom: `x-zm-signature: v0=<hex>`, `x-zm-request-timestamp`.
+    Zoom,
 }
 
 impl Scheme {
-    pub(crate) fn scheme(self) -> &'static dyn hookgate::scheme::Scheme {
+    /// The library's name of the scheme (`standard-webhooks`).
+    pub(crate) fn name(self) -> &'static str {
         match self {
-            Scheme::Aexo => &Aexo,
-            Scheme::Axifi => &Axifi,
+            Scheme::Aexo => "aexo",
+            Scheme::Axifi => "axifi",
+            Scheme::StandardWebhooks => "standard-webhooks",
+            Scheme::Svix => "svix",
+            Scheme::Github => "github",
+            Scheme::Stripe => "stripe",
+            Scheme::Slack => "slack",
+            Scheme::Shopify => "shopify",
+            Scheme::Paddle => "paddle",
+            Scheme::Linear => "linear",
+            Scheme::Zoom => "zoom",
+        }
+    }
+
+    /// The form of the scheme's signature headers, for messages.
+    pub(crate) fn form(self) -> &'static str {
+        match self {
+            Scheme::Aexo => "X-AEXO-Signature: <64 hex digits>",
+            Scheme::Axifi => "X-Webhook-Signature: sha256=<64 hex digits>",
+            Scheme::StandardWebhooks => {
+                "webhook-id: <id>, webhook-timestamp: <unix seconds>, \
+                 webhook-signature: v1,<base64> [v1,<base64> ...]"
+            }
+            Scheme::Svix => {
+                "svix-id: <id>, svix-timestamp: <unix seconds>, \
+                 svix-signature: v1,<base64> [v1,<base64> ...]"
+            }
+            Scheme::Github => "X-Hub-Signature-256: sha256=<64 hex digits>",
+            Scheme::Stripe => "Stripe-Signature: t=<unix seconds>,v1=<64 hex digits>[,v1=...]",
+            Scheme::Slack => {
+                "X-Slack-Signature: v0=<64 hex digits>, X-Slack-Request-Timestamp: <unix seconds>"
+            }
+            Scheme::Shopify => "X-Shopify-Hmac-Sha256: <base64 of 32 bytes>",
+            Scheme::Paddle => "Paddle-Signature: ts=<unix seconds>;h1=<64 hex digits>[;h1=...]",
+            Scheme::Linear => "Linear-Signature: <64 hex digits>",
+            Scheme::Zoom => {
+                "x-zm-signature: v0=<64 hex digits>, x-zm-request-timestamp: <unix seconds>"
+            }
+        }
+    }
+
+    pub(crate) fn scheme(self) -> std::sync::Arc<dyn hookgate::scheme::Scheme> {
+        match hookgate::scheme::builtin(self.name()) {
+            Some(scheme) => scheme,
+            // Every variant is named in `builtin`; a test checks it.
+            None => std::sync::Arc::new(hookgate::scheme::Aexo),
         }
     }
 
     pub(crate) fn verifier(self, secret: &str) -> Result<hookgate::Verifier, String> {
-        match self {
-            Scheme::Aexo => hookgate::Verifier::aexo(secret),
-            Scheme::Axifi => hookgate::Verifier::axifi(secret),
-        }
-        .map_err(|e| e.to_string())
+        let secrets = hookgate::Secrets::single(secret).map_err(|e| e.to_string())?;
+        hookgate::Verifier::new(self.scheme(), secrets).map_err(|e| e.to_string())
     }
 }
 
@@ -81,9 +140,17 @@ struct SignArgs {
     scheme: Scheme,
     /// The body to sign, byte for byte; standard input when absent or `-`.
     file: Option<PathBuf>,
-    /// Print only the header value (for `curl -H "X-AEXO-Signature: $(...)"`).
+    /// Print only the header values (for `curl -H "X-AEXO-Signature: $(...)"`).
     #[arg(long)]
     value_only: bool,
+    /// The message id to send, for schemes that send one in a header
+    /// (Standard Webhooks, Svix, GitHub, Shopify, Linear); default: one made
+    /// from the body's hash.
+    #[arg(long)]
+    id: Option<String>,
+    /// The event type, for schemes that send it in a header (GitHub, Shopify).
+    #[arg(long)]
+    event: Option<String>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -108,8 +175,15 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     let secret = args.secret.read()?;
     let body = read_input(args.file.as_ref())?;
     let secret = hookgate::Secret::new(secret).map_err(|e| e.to_string())?;
-    let input = hookgate::scheme::SignInput::new(&body);
-    for (name, value) in args.scheme.scheme().sign(&secret, &input) {
+    let mut input = hookgate::scheme::SignInput::new(&body);
+    input.id = args.id.as_deref();
+    input.event = args.event.as_deref();
+    let headers = args
+        .scheme
+        .scheme()
+        .sign(secret.expose(), &input)
+        .map_err(|e| e.to_string())?;
+    for (name, value) in headers {
         if args.value_only {
             println!("{value}");
         } else {
@@ -124,6 +198,18 @@ pub(crate) fn display_name(name: &str) -> String {
     match name {
         "x-aexo-signature" => "X-AEXO-Signature".into(),
         "x-webhook-signature" => "X-Webhook-Signature".into(),
+        "x-hub-signature-256" => "X-Hub-Signature-256".into(),
+        "x-github-delivery" => "X-GitHub-Delivery".into(),
+        "x-github-event" => "X-GitHub-Event".into(),
+        "x-shopify-hmac-sha256" => "X-Shopify-Hmac-Sha256".into(),
+        "x-shopify-event-id" => "X-Shopify-Event-Id".into(),
+        "x-shopify-topic" => "X-Shopify-Topic".into(),
+        "x-slack-signature" => "X-Slack-Signature".into(),
+        "x-slack-request-timestamp" => "X-Slack-Request-Timestamp".into(),
+        "stripe-signature" => "Stripe-Signature".into(),
+        "paddle-signature" => "Paddle-Signature".into(),
+        "linear-signature" => "Linear-Signature".into(),
+        "linear-delivery" => "Linear-Delivery".into(),
         other => other.into(),
     }
 }

@@ -17,7 +17,20 @@ pub(crate) fn event_types(scheme: Scheme) -> &'static [&'static str] {
             "record.flagged",
         ],
         Scheme::Axifi => &["compound.created"],
+        Scheme::StandardWebhooks | Scheme::Svix => &["invoice.paid", "user.created"],
+        Scheme::Github => &["push", "issues"],
+        Scheme::Stripe => &["payment_intent.succeeded", "customer.created"],
+        Scheme::Slack => &["event_callback"],
+        Scheme::Shopify => &["orders/create", "products/update"],
+        Scheme::Paddle => &["transaction.completed", "subscription.created"],
+        Scheme::Linear => &["Issue", "Comment"],
+        Scheme::Zoom => &["meeting.started", "meeting.ended"],
     }
+}
+
+/// The id of delivery `n` of run `run`: distinct across runs and deliveries.
+pub(crate) fn delivery_id(n: u64, run: u64) -> String {
+    format!("wh_{run:x}{n:08}")
 }
 
 fn data(event: &str, n: u64) -> serde_json::Value {
@@ -57,6 +70,40 @@ fn data(event: &str, n: u64) -> serde_json::Value {
             "notes": "License NY-4471 expired on 2026-04-30; 3 open permits reference it.",
             "fields": {"license_number": "NY-4471", "status": "expired", "permits_open": 3},
         }),
+        "invoice.paid" => {
+            json!({"invoice_id": format!("in_{n:06}"), "amount": 4200, "currency": "usd"})
+        }
+        "user.created" => json!({"user_id": format!("u_{n:06}"), "email": "new@example.com"}),
+        "push" => json!({
+            "ref": "refs/heads/main",
+            "after": format!("{:040x}", n),
+            "repository": {"full_name": "octo-org/hello-world"},
+            "pusher": {"name": "octocat"},
+        }),
+        "issues" => json!({"action": "opened", "issue": {"number": n, "title": "Bug"}}),
+        "payment_intent.succeeded" => json!({"object": {
+            "id": format!("pi_{n:06}"), "object": "payment_intent", "amount": 2000, "currency": "usd",
+        }}),
+        "customer.created" => {
+            json!({"object": {"id": format!("cus_{n:06}"), "object": "customer"}})
+        }
+        "event_callback" => {
+            json!({"type": "app_mention", "user": "U061F7AUR", "text": "<@U0LAN0Z89> hi", "channel": "C0LAN2Q65"})
+        }
+        "orders/create" => {
+            json!({"id": 820_982_911_946_154_508u64 + n, "total_price": "199.00", "currency": "USD"})
+        }
+        "products/update" => json!({"id": 632_910_392 + n, "title": "IPod Nano - 8GB"}),
+        "transaction.completed" => json!({"id": format!("txn_{n:06}"), "status": "completed"}),
+        "subscription.created" => json!({"id": format!("sub_{n:06}"), "status": "active"}),
+        "Issue" => json!({"id": format!("iss-{n}"), "title": "Crash on start", "priority": 1}),
+        "Comment" => json!({"id": format!("com-{n}"), "body": "Looks good"}),
+        "meeting.started" => {
+            json!({"account_id": "AAAAAABBBB", "object": {"id": 1234567890 + n, "topic": "Standup"}})
+        }
+        "meeting.ended" => {
+            json!({"account_id": "AAAAAABBBB", "object": {"id": 1234567890 + n, "topic": "Standup"}})
+        }
         "compound.created" => json!({
             "id": format!("compound-{n}"),
             "name": "Aspirin",
@@ -72,9 +119,14 @@ fn data(event: &str, n: u64) -> serde_json::Value {
 pub(crate) fn body(scheme: Scheme, event: &str, n: u64, run: u64) -> Vec<u8> {
     let now = OffsetDateTime::now_utc();
     match scheme {
-        Scheme::Aexo => {
-            testing::aexo_body_at(&format!("wh_{run:x}{n:08}"), event, data(event, n), now)
-        }
+        Scheme::Aexo => testing::aexo_body_at(&delivery_id(n, run), event, data(event, n), now),
         Scheme::Axifi => testing::axifi_body_at(event, data(event, n), now),
+        other => testing::sample_body(
+            &*other.scheme(),
+            &delivery_id(n, run),
+            event,
+            data(event, n),
+            now,
+        ),
     }
 }

@@ -98,6 +98,10 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
         return Ok(true);
     }
     let secret = hookgate::Secret::new(args.secret.read()?).map_err(|e| e.to_string())?;
+    // A secret not in the scheme's form is refused before anything is sent.
+    args.scheme.verifier(
+        std::str::from_utf8(secret.expose()).map_err(|_| "the secret is not UTF-8".to_owned())?,
+    )?;
     let event = match &args.event {
         Some(e) if !samples::event_types(args.scheme).contains(&e.as_str()) => {
             return Err(format!(
@@ -136,10 +140,18 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
             let body = fixed_body
                 .clone()
                 .unwrap_or_else(|| samples::body(args.scheme, &event, n, run_id));
+            let id = samples::delivery_id(n, run_id);
+            let mut input = hookgate::scheme::SignInput::new(&body);
+            input.event = Some(&event);
+            if fixed_body.is_none() {
+                input.id = Some(&id);
+            }
+            // The secret's form was checked above, so signing cannot fail.
             let headers = args
                 .scheme
                 .scheme()
-                .sign(&secret, &hookgate::scheme::SignInput::new(&body));
+                .sign(secret.expose(), &input)
+                .unwrap_or_default();
             let delivery = Delivery {
                 client: client.clone(),
                 url: args.url.clone(),

@@ -169,7 +169,7 @@ fn explain(
             body.len()
         ),
         Rejection::Stale | Rejection::FromFuture => {
-            let stamp = verifier.envelope_timestamp(body);
+            let stamp = signed_time(verifier, headers, body);
             let Some(stamp) = stamp else {
                 return rejection.message().into_owned();
             };
@@ -192,11 +192,20 @@ fn explain(
         Rejection::InvalidEnvelope => format!(
             "the signature is valid but the body is not a {} envelope: {}",
             verifier.scheme().name(),
-            verifier.envelope_error(body).unwrap_or_else(|| "unreadable".into())
+            verifier.envelope_error(headers, body).unwrap_or_else(|| "unreadable".into())
         ),
         Rejection::BodyTooLarge { limit } => format!("the body is {} bytes, over the {limit}-byte limit", body.len()),
         other => other.message().into_owned(),
     }
+}
+
+/// The signed time of a delivery: the header timestamp the scheme signs,
+/// or the envelope's. Read without trusting it, to explain a rejection.
+fn signed_time(verifier: &Verifier, headers: &Headers, body: &[u8]) -> Option<OffsetDateTime> {
+    verifier
+        .signed_timestamp(headers, body)
+        .map(OffsetDateTime::from)
+        .or_else(|| verifier.envelope_timestamp(headers, body))
 }
 
 fn malformed(scheme: Scheme, shown: &str, value: &[u8]) -> String {
@@ -207,7 +216,7 @@ fn malformed(scheme: Scheme, shown: &str, value: &[u8]) -> String {
         return format!("{shown} is empty");
     }
     let hex = match scheme {
-        Scheme::Axifi => match text.strip_prefix("sha256=") {
+        Scheme::Axifi | Scheme::Github => match text.strip_prefix("sha256=") {
             Some(hex) => hex,
             None => {
                 return format!(
@@ -221,6 +230,13 @@ fn malformed(scheme: Scheme, shown: &str, value: &[u8]) -> String {
                 return format!("{shown} is bare hex; `sha256=` is the AXIFI form, not AEXO's");
             }
             text
+        }
+        other => {
+            return format!(
+                "{shown} (or a header it needs beside it) is not in the {} form: {}",
+                other.name(),
+                other.form()
+            )
         }
     };
     if let Some((i, c)) = hex.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {

@@ -13,7 +13,8 @@ use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::scheme::EnvelopeFields;
+use crate::headers::{HeaderValue, Headers};
+use crate::scheme::{BodyFormat, EnvelopeFields, Field, Source, TimeFormat};
 
 /// A delivery whose signature was verified, with its envelope read once.
 ///
@@ -142,41 +143,95 @@ impl Envelope {
     }
 }
 
-/// Reads the envelope of `body` in one pass. Unknown fields are skipped; a
-/// known field that appears twice is an error (two parsers could disagree on
+/// Reads the envelope of `body` (and of the headers, for the fields a
+/// scheme keeps there) in one pass. Unknown fields are skipped; a known
+/// field that appears twice is an error (two parsers could disagree on
 /// which one counts).
-pub(crate) fn read(fields: &EnvelopeFields, body: &[u8]) -> Result<Envelope, EnvelopeError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let raw = EnvelopeSeed { fields }
-        .deserialize(&mut de)
-        .map_err(|e| EnvelopeError(e.to_string()))?;
-    de.end().map_err(|e| EnvelopeError(e.to_string()))?;
-
-    let field = |name: Option<&'static str>, value: Option<Cow<'_, str>>| match (name, value) {
-        (Some(name), None) => Err(EnvelopeError(format!("missing field `{name}`"))),
-        (_, value) => Ok(value.map(|v| Box::<str>::from(v.as_ref()))),
+pub(crate) fn read(
+    fields: &EnvelopeFields,
+    headers: &dyn Headers,
+    body: &[u8],
+) -> Result<Envelope, EnvelopeError> {
+    let names = BodyNames::of(fields);
+    let json = match fields.body {
+        BodyFormat::Json => true,
+        // Any other format is passed on whole: a JSON object's fields are
+        // read, a form's are not.
+        _ => fields.reads_body() && body.trim_ascii_start().first() == Some(&b'{'),
     };
-    let id = field(fields.id, raw.id)?;
+    let raw = if json {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let raw = EnvelopeSeed { names: &names }
+            .deserialize(&mut de)
+            .map_err(|e| EnvelopeError(e.to_string()))?;
+        de.end().map_err(|e| EnvelopeError(e.to_string()))?;
+        raw
+    } else {
+        RawEnvelope::default()
+    };
+
+    let text = |field: Option<Field>, body_value: Option<Cow<'_, str>>| {
+        let Some(field) = field else {
+            return Ok(None);
+        };
+        let value: Option<Box<str>> = match field.source {
+            Source::Body(_) => body_value.map(|v| Box::from(v.as_ref())),
+            Source::Header(name) => match headers.header(name) {
+                HeaderValue::Absent => None,
+                HeaderValue::Many => {
+                    return Err(EnvelopeError(format!(
+                        "header `{name}` sent more than once"
+                    )))
+                }
+                HeaderValue::One(v) => Some(
+                    std::str::from_utf8(v)
+                        .map_err(|_| EnvelopeError(format!("header `{name}` is not UTF-8")))?
+                        .into(),
+                ),
+            },
+        };
+        match value {
+            None if field.required => Err(EnvelopeError(format!(
+                "missing {} `{}`",
+                field_kind(field),
+                field.name()
+            ))),
+            value => Ok(value),
+        }
+    };
+    let id = text(fields.id, raw.id)?;
     // An empty id would be one dedupe key shared by every such event: the
     // first would be handled and every later one answered as its duplicate.
-    if let (Some(name), Some("")) = (fields.id, id.as_deref()) {
-        return Err(EnvelopeError(format!("field `{name}` is empty")));
+    if let (Some(field), Some("")) = (fields.id, id.as_deref()) {
+        return Err(EnvelopeError(format!(
+            "{} `{}` is empty",
+            field_kind(field),
+            field.name()
+        )));
     }
-    let event = field(Some(fields.event), raw.event)?.unwrap_or_default();
-    let api_version = raw.version.map(|v| Box::<str>::from(v.as_ref()));
+    let event = text(fields.event, raw.event)?.unwrap_or_default();
+    let api_version = text(fields.version, raw.version)?;
     let timestamp = match (fields.timestamp, raw.timestamp) {
-        (Some(name), None) => return Err(EnvelopeError(format!("missing field `{name}`"))),
-        (Some(name), Some(text)) => Some(
-            OffsetDateTime::parse(&text, &Rfc3339)
-                .map_err(|e| EnvelopeError(format!("`{name}` is not RFC 3339: {e}")))?,
-        ),
         (None, _) => None,
+        (Some((field, _)), None) if field.required => {
+            return Err(EnvelopeError(format!("missing field `{}`", field.name())))
+        }
+        (Some(_), None) => None,
+        (Some((field, format)), Some(value)) => Some(value.to_time(format).ok_or_else(|| {
+            EnvelopeError(format!(
+                "`{}` is not a timestamp of the form {format:?}",
+                field.name()
+            ))
+        })?),
     };
-    let data = raw
-        .data
-        .ok_or_else(|| EnvelopeError(format!("missing field `{}`", fields.data)))?;
-    let data = subslice_range(body, data.get().as_bytes())
-        .ok_or_else(|| EnvelopeError("data is not a slice of the body".into()))?;
+    let data = match (fields.data, raw.data) {
+        (Some(field), None) if field.required => {
+            return Err(EnvelopeError(format!("missing field `{}`", field.name())))
+        }
+        (_, None) => 0..body.len(),
+        (_, Some(data)) => subslice_range(body, data.get().as_bytes())
+            .ok_or_else(|| EnvelopeError("data is not a slice of the body".into()))?,
+    };
     Ok(Envelope {
         id,
         event,
@@ -186,6 +241,13 @@ pub(crate) fn read(fields: &EnvelopeFields, body: &[u8]) -> Result<Envelope, Env
     })
 }
 
+fn field_kind(field: Field) -> &'static str {
+    match field.source {
+        Source::Body(_) => "field",
+        Source::Header(_) => "header",
+    }
+}
+
 /// The position of `part` inside `whole`, computed from the addresses.
 fn subslice_range(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
     let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
@@ -193,16 +255,46 @@ fn subslice_range(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
     (end <= whole.len()).then_some(start..end)
 }
 
+/// The names of the fields read from the body.
+#[derive(Default)]
+struct BodyNames {
+    id: Option<&'static str>,
+    event: Option<&'static str>,
+    timestamp: Option<&'static str>,
+    version: Option<&'static str>,
+    data: Option<&'static str>,
+}
+
+impl BodyNames {
+    fn of(fields: &EnvelopeFields) -> Self {
+        let name = |f: Option<Field>| match f {
+            Some(Field {
+                source: Source::Body(name),
+                ..
+            }) => Some(name),
+            _ => None,
+        };
+        Self {
+            id: name(fields.id),
+            event: name(fields.event),
+            timestamp: name(fields.timestamp.map(|(f, _)| f)),
+            version: name(fields.version),
+            data: name(fields.data),
+        }
+    }
+}
+
+#[derive(Default)]
 struct RawEnvelope<'de> {
     id: Option<Cow<'de, str>>,
     event: Option<Cow<'de, str>>,
-    timestamp: Option<Cow<'de, str>>,
+    timestamp: Option<Stamp<'de>>,
     version: Option<Cow<'de, str>>,
     data: Option<&'de RawValue>,
 }
 
 struct EnvelopeSeed<'f> {
-    fields: &'f EnvelopeFields,
+    names: &'f BodyNames,
 }
 
 impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_> {
@@ -231,38 +323,40 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let f = self.fields;
-        let mut out = RawEnvelope {
-            id: None,
-            event: None,
-            timestamp: None,
-            version: None,
-            data: None,
-        };
+        let n = self.names;
+        let mut out = RawEnvelope::default();
+        // A field seen with `null` counts as seen, so `"id": null, "id": "x"`
+        // is still a duplicate.
+        let mut seen = [false; 5];
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
-            let slot = match key.as_ref() {
-                k if Some(k) == f.id => Slot::Id,
-                k if k == f.event => Slot::Event,
-                k if Some(k) == f.timestamp => Slot::Timestamp,
-                k if Some(k) == f.version => Slot::Version,
-                k if k == f.data => Slot::Data,
-                _ => Slot::Other,
+            let key_is = |name: Option<&str>| Some(key.as_ref()) == name;
+            let slot = if key_is(n.id) {
+                Slot::Id
+            } else if key_is(n.event) {
+                Slot::Event
+            } else if key_is(n.timestamp) {
+                Slot::Timestamp
+            } else if key_is(n.version) {
+                Slot::Version
+            } else if key_is(n.data) {
+                Slot::Data
+            } else {
+                Slot::Other
             };
-            let duplicate = || de::Error::custom(format_args!("duplicate field `{key}`"));
+            if let Some(seen) = seen.get_mut(slot as usize) {
+                if *seen {
+                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                }
+                *seen = true;
+            }
             match slot {
-                Slot::Id => {
-                    set(&mut out.id, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?
-                }
-                Slot::Event => {
-                    set(&mut out.event, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?
-                }
-                Slot::Timestamp => set(&mut out.timestamp, map.next_value::<Str<'de>>()?.0)
-                    .ok_or_else(duplicate)?,
-                Slot::Version => {
-                    set(&mut out.version, map.next_value::<Str<'de>>()?.0).ok_or_else(duplicate)?
-                }
+                Slot::Id => out.id = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                Slot::Event => out.event = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                Slot::Timestamp => out.timestamp = map.next_value::<Option<Stamp<'de>>>()?,
+                Slot::Version => out.version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
                 Slot::Data => {
-                    set(&mut out.data, map.next_value::<&'de RawValue>()?).ok_or_else(duplicate)?
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    out.data = (raw.get() != "null").then_some(raw);
                 }
                 Slot::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -273,13 +367,55 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
     }
 }
 
-/// Stores `value` unless the slot is taken; `None` reports the duplicate.
-fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-    if slot.is_some() {
-        return None;
+/// A timestamp as the body writes it: a string, or a JSON integer.
+enum Stamp<'de> {
+    Text(Cow<'de, str>),
+    Number(u64),
+}
+
+impl Stamp<'_> {
+    fn to_time(&self, format: TimeFormat) -> Option<OffsetDateTime> {
+        let number = |n: u64, per_second: u64| {
+            let secs = i64::try_from(n / per_second).ok()?;
+            let nanos = (n % per_second) * (1_000_000_000 / per_second);
+            let at = OffsetDateTime::from_unix_timestamp(secs).ok()?;
+            at.checked_add(time::Duration::nanoseconds(i64::try_from(nanos).ok()?))
+        };
+        match (self, format) {
+            (Stamp::Text(text), TimeFormat::Rfc3339) => OffsetDateTime::parse(text, &Rfc3339).ok(),
+            (Stamp::Number(n), TimeFormat::UnixSeconds) => number(*n, 1),
+            (Stamp::Number(n), TimeFormat::UnixMillis) => number(*n, 1000),
+            (Stamp::Text(text), TimeFormat::UnixSeconds | TimeFormat::UnixMillis) => {
+                if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                Stamp::Number(text.parse().ok()?).to_time(format)
+            }
+            _ => None,
+        }
     }
-    *slot = Some(value);
-    Some(())
+}
+
+impl<'de> serde::Deserialize<'de> for Stamp<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Stamp<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a timestamp (a string or a non-negative integer)")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Stamp<'de>, E> {
+                Ok(Stamp::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Stamp<'de>, E> {
+                Ok(Stamp::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Stamp<'de>, E> {
+                Ok(Stamp::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A JSON string, borrowed from the body when it has no escapes.
@@ -309,6 +445,8 @@ mod tests {
     use super::*;
     use crate::scheme::{Aexo, Axifi, Scheme};
 
+    const NONE: &[(&str, &str)] = &[];
+
     const AEXO_SEED: &str = r#"{
   "id": "wh_01HXYZ123456789",
   "event": "dataset.refreshed",
@@ -325,7 +463,7 @@ mod tests {
 
     #[test]
     fn reads_the_aexo_seed_envelope_and_locates_data_in_the_body() {
-        let env = read(&Aexo.envelope(), AEXO_SEED.as_bytes()).unwrap();
+        let env = read(&Aexo.envelope(), &NONE, AEXO_SEED.as_bytes()).unwrap();
         assert_eq!(env.id.as_deref(), Some("wh_01HXYZ123456789"));
         assert_eq!(&*env.event, "dataset.refreshed");
         assert_eq!(env.api_version.as_deref(), Some("1.3.0"));
@@ -341,7 +479,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_ignored_and_escaped_strings_are_decoded() {
         let body = br#"{"extra":[1,{"a":2}],"event":"compound\u002ecreated","timestamp":"2024-01-15T10:30:45Z","data":{"id":"c"}}"#;
-        let env = read(&Axifi.envelope(), body).unwrap();
+        let env = read(&Axifi.envelope(), &NONE, body).unwrap();
         assert_eq!(&*env.event, "compound.created");
         assert!(env.id.is_none());
     }
@@ -364,7 +502,7 @@ mod tests {
             b"\xff\xfe",
         ] {
             assert!(
-                read(&fields, body).is_err(),
+                read(&fields, &NONE, body).is_err(),
                 "{:?}",
                 String::from_utf8_lossy(body)
             );

@@ -201,6 +201,26 @@ pub enum ConfigError {
         /// Why, from the store's client.
         reason: String,
     },
+    /// A secret or key is not in the form its scheme needs (a Standard
+    /// Webhooks `whsec_` secret that is not base64, say).
+    SecretFormat {
+        /// What the scheme expects.
+        why: String,
+    },
+    /// A configured scheme cannot verify safely as described (it would not
+    /// sign the body, or would trust an unsigned timestamp).
+    Scheme {
+        /// What is wrong.
+        why: String,
+    },
+    /// The scheme signs the URL the sender called, and the route has none
+    /// configured (or one that is not an absolute `https://` or `http://` URL).
+    PublicUrl {
+        /// The scheme.
+        scheme: &'static str,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -211,6 +231,12 @@ impl fmt::Display for ConfigError {
                  instead of leaving verification without a key",
             ),
             Self::NoSecret => f.write_str("no webhook secret was given; at least one is required"),
+            Self::SecretFormat { why } => write!(f, "a webhook secret is not in its scheme's form: {why}"),
+            Self::Scheme { why } => write!(f, "the signature scheme cannot verify safely: {why}"),
+            Self::PublicUrl { scheme, why } => write!(
+                f,
+                "{scheme} signs the URL it calls, so the route needs that public URL: {why}"
+            ),
             Self::HandlerDeadline { deadline } => write!(
                 f,
                 "handler deadline {deadline:?} must be above zero and at most {:?}, \

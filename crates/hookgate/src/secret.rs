@@ -1,4 +1,5 @@
-//! Webhook secrets: validated when built, pre-keyed once, redacted in `Debug`.
+//! Webhook secrets: validated when built, redacted in `Debug`, turned into
+//! keys once per verifier.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,22 +7,26 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::scheme::{Algorithm, Scheme};
 use crate::ConfigError;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
-/// One shared secret, ready to compute HMAC-SHA256 tags.
+/// One shared secret (or, for a signature scheme, its public key) as the
+/// sender's dashboard shows it.
 ///
-/// The key schedule (the inner and outer pads) is computed once, when the
-/// secret is built; each request clones the keyed state instead of re-keying.
-/// The raw secret bytes are not kept, and `Debug` never shows them.
+/// What the bytes mean is the scheme's business: most use them as the HMAC
+/// key as they are, Standard Webhooks decodes a `whsec_` base64 secret. A
+/// [`Verifier`](crate::Verifier) turns each secret into its scheme's key
+/// once, when it is built, and refuses one that does not fit. `Debug` never
+/// shows the bytes.
 ///
 /// An empty secret, or one made only of white space, is refused: it would
 /// let anyone who guesses it forge events, and it is the usual sign of an
 /// unset environment variable.
 #[derive(Clone)]
 pub struct Secret {
-    mac: HmacSha256,
+    bytes: Arc<[u8]>,
 }
 
 impl Secret {
@@ -38,18 +43,23 @@ impl Secret {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ConfigError::EmptySecret);
         }
-        let mac = HmacSha256::new_from_slice(bytes).map_err(|_| ConfigError::EmptySecret)?;
-        Ok(Self { mac })
+        Ok(Self {
+            bytes: bytes.into(),
+        })
     }
 
-    /// A fresh MAC keyed with this secret.
-    pub(crate) fn mac(&self) -> HmacSha256 {
-        self.mac.clone()
+    /// The secret's bytes, as given.
+    pub fn expose(&self) -> &[u8] {
+        &self.bytes
     }
 
-    /// HMAC-SHA256 of the concatenation of `parts`.
+    /// HMAC-SHA256 of the concatenation of `parts`, keyed with the bytes as
+    /// given (AEXO, AXIFI, GitHub, Stripe and most others).
     pub fn tag(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = self.mac();
+        let mut mac = match HmacSha256::new_from_slice(&self.bytes) {
+            Ok(mac) => mac,
+            Err(_) => return [0; 32],
+        };
         for part in parts {
             mac.update(part);
         }
@@ -133,6 +143,87 @@ impl fmt::Debug for Secrets {
     }
 }
 
+/// One secret turned into its scheme's key, keyed once: verifying a
+/// request clones the keyed state instead of hashing the key again.
+#[derive(Clone)]
+pub(crate) enum Key {
+    Sha256(Hmac<sha2::Sha256>),
+    Sha512(Hmac<sha2::Sha512>),
+    Sha1(Hmac<sha1::Sha1>),
+}
+
+impl Key {
+    fn new(scheme: &dyn Scheme, secret: &Secret) -> Result<Self, ConfigError> {
+        let key = scheme.decode_secret(secret.expose())?;
+        if key.is_empty() {
+            return Err(ConfigError::EmptySecret);
+        }
+        let bad = |_| ConfigError::EmptySecret;
+        Ok(match scheme.algorithm() {
+            Algorithm::HmacSha256 => Key::Sha256(Hmac::new_from_slice(&key).map_err(bad)?),
+            Algorithm::HmacSha512 => Key::Sha512(Hmac::new_from_slice(&key).map_err(bad)?),
+            Algorithm::HmacSha1 => Key::Sha1(Hmac::new_from_slice(&key).map_err(bad)?),
+        })
+    }
+
+    /// Whether any of `tags` is this key's tag of `content`, comparing
+    /// every candidate in constant time without stopping at a match.
+    pub(crate) fn matches<'a>(
+        &self,
+        content: impl Iterator<Item = &'a [u8]>,
+        tags: impl Iterator<Item = &'a [u8]>,
+    ) -> bool {
+        fn run<'a, M: Mac + Clone>(
+            mac: &M,
+            content: impl Iterator<Item = &'a [u8]>,
+            tags: impl Iterator<Item = &'a [u8]>,
+        ) -> bool {
+            use subtle::ConstantTimeEq;
+            let mut mac = mac.clone();
+            for part in content {
+                mac.update(part);
+            }
+            let computed = mac.finalize().into_bytes();
+            let mut matched = subtle::Choice::from(0);
+            for tag in tags {
+                // Lengths are public (the algorithm's); `ct_eq` of slices of
+                // different lengths is false.
+                matched |= computed.as_slice().ct_eq(tag);
+            }
+            bool::from(matched)
+        }
+        match self {
+            Key::Sha256(mac) => run(mac, content, tags),
+            Key::Sha512(mac) => run(mac, content, tags),
+            Key::Sha1(mac) => run(mac, content, tags),
+        }
+    }
+}
+
+/// A route's secrets as keys of its scheme.
+#[derive(Clone)]
+pub(crate) struct Keys(Arc<[Key]>);
+
+impl Keys {
+    pub(crate) fn new(scheme: &dyn Scheme, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let keys = secrets
+            .iter()
+            .map(|s| Key::new(scheme, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self(keys.into()))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Key> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keys({})", self.0.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,7 +231,8 @@ mod tests {
     #[test]
     fn debug_output_never_contains_the_secret() {
         let secrets = Secrets::new(["super-secret-value"]).unwrap();
-        let shown = format!("{secrets:?} {:?}", secrets.iter().next().unwrap());
+        let keys = Keys::new(&crate::scheme::Aexo, &secrets).unwrap();
+        let shown = format!("{secrets:?} {:?} {keys:?}", secrets.iter().next().unwrap());
         assert!(!shown.contains("super-secret-value"), "{shown}");
         assert!(shown.contains("redacted"));
     }
@@ -148,7 +240,6 @@ mod tests {
     #[test]
     fn tag_matches_hmac_sha256_of_the_concatenated_parts() {
         let secret = Secret::new("key").unwrap();
-        // RFC 4231-style check against a one-shot MAC over the joined bytes.
         let mut mac = HmacSha256::new_from_slice(b"key").unwrap();
         mac.update(b"hello world");
         let expected: [u8; 32] = mac.finalize().into_bytes().into();

@@ -23,16 +23,22 @@ pub enum KeySource {
     /// SHA-256 of the raw body: for senders without an event id (AXIFI).
     /// A retry must send the same bytes, which senders that sign the body do.
     BodySha256,
+    /// The event id when the delivery has one, the body's SHA-256 when it
+    /// has none: for senders whose id is optional (Slack's form payloads,
+    /// Shopify deliveries without `X-Shopify-Event-Id`). The two kinds of
+    /// key never collide (`sha256:` is not an id a sender uses).
+    EventIdOrBodySha256,
 }
 
 impl KeySource {
-    /// The default for a verifier: the event id when its envelope has one,
-    /// the body's SHA-256 otherwise.
+    /// The default for a verifier: the event id when its envelope always
+    /// has one, the id or else the body's SHA-256 when the id is optional,
+    /// the body's SHA-256 when there is none.
     pub fn default_for(verifier: &Verifier) -> Self {
-        if verifier.scheme().envelope().id.is_some() {
-            Self::EventId
-        } else {
-            Self::BodySha256
+        match verifier.scheme().envelope().id {
+            Some(field) if field.required => Self::EventId,
+            Some(_) => Self::EventIdOrBodySha256,
+            None => Self::BodySha256,
         }
     }
 
@@ -56,10 +62,12 @@ impl KeySource {
                 HeaderValue::Many => Err("key header sent more than once"),
                 _ => Err("no key header"),
             },
-            KeySource::BodySha256 => Ok(format!(
-                "sha256:{}",
-                hex::encode(Sha256::digest(event.body()))
-            )),
+            KeySource::BodySha256 => Ok(body_key(event)),
+            KeySource::EventIdOrBodySha256 => match event.id() {
+                Some("") => Err("empty event id"),
+                Some(id) => Ok(id.to_owned()),
+                None => Ok(body_key(event)),
+            },
         };
         match raw {
             Ok(key) => Ok(format!("{namespace}:{key}")),
@@ -69,6 +77,10 @@ impl KeySource {
             }
         }
     }
+}
+
+fn body_key(event: &VerifiedEvent) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(event.body())))
 }
 
 /// Identifies one claim, so that only its holder can commit or release it

@@ -39,14 +39,78 @@ pub fn sign_at(
     body: &[u8],
     at: SystemTime,
 ) -> Vec<(&'static str, String)> {
+    let mut input = SignInput::new(body);
+    input.timestamp = at;
+    sign_input(scheme, secret, &input)
+}
+
+/// The headers `scheme` sends for `input` (an id, an event type, a URL for
+/// the schemes that send or sign them). A secret the scheme cannot use
+/// (empty, or not in its form) signs nothing, since no receiver accepts one.
+pub fn sign_input(
+    scheme: &dyn Scheme,
+    secret: impl AsRef<[u8]>,
+    input: &SignInput<'_>,
+) -> Vec<(&'static str, String)> {
     match Secret::new(secret) {
-        Ok(secret) => {
-            let mut input = SignInput::new(body);
-            input.timestamp = at;
-            scheme.sign(&secret, &input)
-        }
+        Ok(secret) => scheme.sign(secret.expose(), input).unwrap_or_default(),
         Err(_) => Vec::new(),
     }
+}
+
+/// A body in `scheme`'s envelope: `id`, `event` and the timestamp `at` in
+/// the body fields the scheme reads them from (those it reads from headers
+/// are left to [`sign_input`]), `data` under its data field, or as the
+/// whole body when the scheme has none. Compact JSON.
+pub fn sample_body(
+    scheme: &dyn Scheme,
+    id: &str,
+    event: &str,
+    data: serde_json::Value,
+    at: OffsetDateTime,
+) -> Vec<u8> {
+    use crate::scheme::{Field, Source, TimeFormat};
+    let fields = scheme.envelope();
+    let mut body = serde_json::Map::new();
+    let mut put = |field: Option<Field>, value: serde_json::Value| {
+        if let Some(Field {
+            source: Source::Body(name),
+            ..
+        }) = field
+        {
+            body.insert(name.to_owned(), value);
+        }
+    };
+    put(fields.id, id.into());
+    put(fields.event, event.into());
+    put(fields.version, "1.3.0".into());
+    if let Some((field, format)) = fields.timestamp {
+        let secs = at.unix_timestamp();
+        put(
+            Some(field),
+            match format {
+                TimeFormat::Rfc3339 => rfc3339(at).into(),
+                TimeFormat::UnixMillis => (secs * 1000).into(),
+                _ => secs.into(),
+            },
+        );
+    }
+    match fields.data {
+        Some(Field {
+            source: Source::Body(name),
+            ..
+        }) => {
+            body.insert(name.to_owned(), data);
+        }
+        _ => {
+            if let serde_json::Value::Object(map) = data {
+                for (k, v) in map {
+                    body.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
+    serde_json::Value::Object(body).to_string().into_bytes()
 }
 
 /// A `POST` to `uri` with a JSON `body` and the scheme's signature headers.

@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hmac::Mac;
-use subtle::ConstantTimeEq;
 
 use crate::clock::{Clock, SystemClock};
 use crate::envelope::{self, VerifiedEvent};
 use crate::headers::Headers;
-use crate::scheme::{Aexo, Axifi, Scheme, SignatureParts};
+use crate::scheme::{Aexo, Axifi, Message, Scheme, SignatureParts};
+use crate::secret::Keys;
 use crate::{ConfigError, Rejection, Secrets};
 
 /// Default body limit: 1 MiB, far above any event the seeds describe (3 KB)
@@ -28,8 +27,9 @@ pub const DEFAULT_HANDLER_DEADLINE: Duration = Duration::from_secs(25);
 /// a sender that gives up at 30 s.
 pub const MAX_HANDLER_DEADLINE: Duration = Duration::from_secs(29);
 
-/// Default allowance for a sender's clock running ahead of ours.
-pub const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
+/// Default allowance for a sender's clock running ahead of ours (schemes
+/// may set their own: Stripe's and Linear's windows hold both ways).
+pub const DEFAULT_MAX_FUTURE_SKEW: Duration = crate::scheme::DEFAULT_FUTURE_SKEW;
 
 /// A [`Verifier`]'s settings, read back with [`Verifier::settings`]: each
 /// field has the name of the method that sets it.
@@ -72,7 +72,8 @@ pub struct Settings {
 #[derive(Clone, Debug)]
 pub struct Verifier {
     scheme: Arc<dyn Scheme>,
-    secrets: Secrets,
+    keys: Keys,
+    public_url: Option<Arc<str>>,
     freshness: Duration,
     max_future_skew: Duration,
     max_body_bytes: usize,
@@ -83,36 +84,81 @@ pub struct Verifier {
 
 impl Verifier {
     /// A verifier for `scheme` accepting any of `secrets`, with the scheme's
-    /// default freshness window.
-    pub fn new(scheme: impl Scheme, secrets: Secrets) -> Self {
-        let freshness = scheme.default_freshness();
-        Self {
-            scheme: Arc::new(scheme),
-            secrets,
-            freshness,
-            max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
+    /// default freshness window and future-skew allowance.
+    ///
+    /// Refused when a secret is not in the scheme's form (a Standard
+    /// Webhooks secret that is not base64), and for a scheme that signs
+    /// the URL it calls (Square, Twilio): build those with
+    /// [`with_public_url`](Self::with_public_url).
+    pub fn new(scheme: impl Scheme, secrets: Secrets) -> Result<Self, ConfigError> {
+        if scheme.signs_url() {
+            return Err(ConfigError::PublicUrl {
+                scheme: scheme.name(),
+                why: "none is set; build the verifier with Verifier::with_public_url".into(),
+            });
+        }
+        Self::build(Arc::new(scheme), secrets, None)
+    }
+
+    /// A verifier for a scheme that signs the URL the sender calls: `url`
+    /// is that URL as configured at the sender (scheme, host, path, no
+    /// query; the request's query is appended when it has one). Behind a
+    /// proxy the request's own URL is not it, which is why it is
+    /// configured rather than read off the request.
+    pub fn with_public_url(
+        scheme: impl Scheme,
+        secrets: Secrets,
+        url: &str,
+    ) -> Result<Self, ConfigError> {
+        let refuse = |why: &str| ConfigError::PublicUrl {
+            scheme: scheme.name(),
+            why: format!("{url:?} {why}"),
+        };
+        let parsed: http::Uri = url.parse().map_err(|_| refuse("is not a URL"))?;
+        if !matches!(parsed.scheme_str(), Some("https" | "http")) || parsed.authority().is_none() {
+            return Err(refuse("is not an absolute http(s) URL"));
+        }
+        if parsed.query().is_some() || url.contains('#') {
+            return Err(refuse(
+                "has a query or fragment; give the URL without them (the request's query is added)",
+            ));
+        }
+        Self::build(Arc::new(scheme), secrets, Some(url.into()))
+    }
+
+    fn build(
+        scheme: Arc<dyn Scheme>,
+        secrets: Secrets,
+        public_url: Option<Arc<str>>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            keys: Keys::new(&*scheme, &secrets)?,
+            freshness: scheme.default_freshness(),
+            max_future_skew: scheme.default_future_skew(),
+            scheme,
+            public_url,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             read_timeout: DEFAULT_READ_TIMEOUT,
             deadline: DEFAULT_HANDLER_DEADLINE,
             clock: Arc::new(SystemClock),
-        }
+        })
     }
 
     /// AEXO with one secret; refused when the secret is empty.
     pub fn aexo(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
-        Ok(Self::new(Aexo, Secrets::single(secret)?))
+        Self::new(Aexo, Secrets::single(secret)?)
     }
 
     /// AXIFI with one secret; refused when the secret is empty.
     pub fn axifi(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
-        Ok(Self::new(Axifi, Secrets::single(secret)?))
+        Self::new(Axifi, Secrets::single(secret)?)
     }
 
-    /// Replaces the accepted secrets (rotation: list the new and the old).
-    #[must_use]
-    pub fn secrets(mut self, secrets: Secrets) -> Self {
-        self.secrets = secrets;
-        self
+    /// Replaces the accepted secrets (rotation: list the new and the old);
+    /// refused as [`new`](Self::new) refuses them.
+    pub fn secrets(mut self, secrets: Secrets) -> Result<Self, ConfigError> {
+        self.keys = Keys::new(&*self.scheme, &secrets)?;
+        Ok(self)
     }
 
     /// How old a signed timestamp may be. Keep it longer than the sender's
@@ -178,6 +224,11 @@ impl Verifier {
         &*self.scheme
     }
 
+    /// The public URL, for a scheme that signs it.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
     /// The settings in force, each field named as the method that sets it.
     pub fn settings(&self) -> Settings {
         Settings {
@@ -207,24 +258,33 @@ impl Verifier {
         headers: &dyn Headers,
         body: &[u8],
     ) -> Result<SignatureMatch, Rejection> {
-        let mut parts = SignatureParts::new();
-        self.scheme.parse_signature(headers, &mut parts)?;
-        if parts.tags().is_empty() {
+        self.verify_signature_with_query(headers, None, body)
+    }
+
+    /// [`verify_signature`](Self::verify_signature) for a request whose
+    /// query string is `query` (for schemes that sign the URL).
+    pub fn verify_signature_with_query(
+        &self,
+        headers: &dyn Headers,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<SignatureMatch, Rejection> {
+        let url = match (&self.public_url, query) {
+            (Some(base), Some(q)) if !q.is_empty() => Some(format!("{base}?{q}").into()),
+            (Some(base), _) => Some(std::borrow::Cow::Borrowed(&**base)),
+            (None, _) => None,
+        };
+        let mut message = Message::new(headers, body);
+        if let Some(url) = url.as_deref() {
+            message = message.with_url(url);
+        }
+        let mut parts = SignatureParts::new(self.scheme.algorithm());
+        self.scheme.parse_signature(message, &mut parts)?;
+        if !parts.has_tags() {
             return Err(Rejection::MalformedSignature);
         }
-        for (index, secret) in self.secrets.iter().enumerate() {
-            let mut mac = secret.mac();
-            for prefix in parts.prefix() {
-                mac.update(prefix);
-            }
-            mac.update(body);
-            let computed = mac.finalize().into_bytes();
-            // Compare against every candidate without stopping early.
-            let mut matched = subtle::Choice::from(0);
-            for tag in parts.tags() {
-                matched |= computed.as_slice().ct_eq(tag);
-            }
-            if bool::from(matched) {
+        for (index, key) in self.keys.iter().enumerate() {
+            if key.matches(parts.content(body), parts.tags()) {
                 return Ok(SignatureMatch {
                     secret_index: index,
                     timestamp: parts.timestamp(),
@@ -234,10 +294,59 @@ impl Verifier {
         Err(Rejection::BadSignature)
     }
 
+    /// Checks the signature and, for schemes that sign one in a header, the
+    /// timestamp's freshness at the clock's current time; reads nothing of
+    /// the body beyond its bytes (no envelope, no types). For a delivery
+    /// whose body is not in the sender's usual envelope, or a tool.
+    pub fn authenticate(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+    ) -> Result<SignatureMatch, Rejection> {
+        self.authenticate_at(headers, body, self.clock.now())
+    }
+
+    /// [`authenticate`](Self::authenticate) with an explicit "now".
+    pub fn authenticate_at(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<SignatureMatch, Rejection> {
+        let matched = self.verify_signature(headers, body)?;
+        if let Some(at) = matched.timestamp {
+            self.check_freshness(at, now)?;
+        }
+        Ok(matched)
+    }
+
+    /// The timestamp the scheme signs in a header, read without checking
+    /// the signature: for tools that explain a failure, never for trust.
+    pub fn signed_timestamp(&self, headers: &dyn Headers, body: &[u8]) -> Option<SystemTime> {
+        let mut parts = SignatureParts::new(self.scheme.algorithm());
+        let mut message = Message::new(headers, body);
+        if let Some(url) = self.public_url.as_deref() {
+            message = message.with_url(url);
+        }
+        self.scheme.parse_signature(message, &mut parts).ok()?;
+        parts.timestamp()
+    }
+
     /// Verifies a whole delivery at the clock's current time: signature,
     /// envelope, freshness. Needs no event types.
     pub fn verify(&self, headers: &dyn Headers, body: Bytes) -> Result<VerifiedEvent, Rejection> {
         self.verify_at(headers, body, self.clock.now())
+    }
+
+    /// [`verify`](Self::verify) for a request whose query string is
+    /// `query` (the layers pass it; schemes that sign the URL need it).
+    pub fn verify_with_query(
+        &self,
+        headers: &dyn Headers,
+        query: Option<&str>,
+        body: Bytes,
+    ) -> Result<VerifiedEvent, Rejection> {
+        self.verify_full(headers, query, body, self.clock.now())
     }
 
     /// [`verify`](Self::verify) with an explicit "now", for tests and for
@@ -248,13 +357,23 @@ impl Verifier {
         body: Bytes,
         now: SystemTime,
     ) -> Result<VerifiedEvent, Rejection> {
+        self.verify_full(headers, None, body, now)
+    }
+
+    fn verify_full(
+        &self,
+        headers: &dyn Headers,
+        query: Option<&str>,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<VerifiedEvent, Rejection> {
         if body.len() > self.max_body_bytes {
             return Err(Rejection::BodyTooLarge {
                 limit: self.max_body_bytes,
             });
         }
-        let matched = self.verify_signature(headers, &body)?;
-        let envelope = envelope::read(&self.scheme.envelope(), &body).map_err(|e| {
+        let matched = self.verify_signature_with_query(headers, query, &body)?;
+        let envelope = envelope::read(&self.scheme.envelope(), headers, &body).map_err(|e| {
             tracing::warn!(scheme = self.scheme.name(), error = %e, "signed body is not a valid envelope");
             Rejection::InvalidEnvelope
         })?;
@@ -271,24 +390,32 @@ impl Verifier {
     /// Reads the envelope of a body this process verified before storing
     /// it (the durable inbox). Checks neither signature nor freshness: the
     /// signed timestamp is stale by the time a retry or replay runs.
-    pub(crate) fn reopen(&self, body: Bytes) -> Result<VerifiedEvent, Rejection> {
-        let envelope = envelope::read(&self.scheme.envelope(), &body)
+    pub(crate) fn reopen(
+        &self,
+        headers: &dyn Headers,
+        body: Bytes,
+    ) -> Result<VerifiedEvent, Rejection> {
+        let envelope = envelope::read(&self.scheme.envelope(), headers, &body)
             .map_err(|_| Rejection::InvalidEnvelope)?;
         Ok(envelope.into_verified(self.scheme.name(), 0, body))
     }
 
     /// Why `body` is not a valid envelope for this scheme, if it is not.
     /// For tools that explain a failure; it does not check the signature.
-    pub fn envelope_error(&self, body: &[u8]) -> Option<String> {
-        envelope::read(&self.scheme.envelope(), body)
+    pub fn envelope_error(&self, headers: &dyn Headers, body: &[u8]) -> Option<String> {
+        envelope::read(&self.scheme.envelope(), headers, body)
             .err()
             .map(|e| e.0)
     }
 
     /// The signed timestamp in `body`'s envelope, read without checking the
     /// signature: for tools that explain a failure, never for trust.
-    pub fn envelope_timestamp(&self, body: &[u8]) -> Option<time::OffsetDateTime> {
-        envelope::read(&self.scheme.envelope(), body)
+    pub fn envelope_timestamp(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+    ) -> Option<time::OffsetDateTime> {
+        envelope::read(&self.scheme.envelope(), headers, body)
             .ok()?
             .timestamp
     }

@@ -163,8 +163,10 @@ pub fn verifiers(options: &Options) -> Result<(Verifier, Verifier), String> {
         options.dev_secrets,
     )?;
     Ok((
-        Verifier::new(Aexo, Secrets::new(aexo).map_err(|e| e.to_string())?),
-        Verifier::new(Axifi, Secrets::single(axifi).map_err(|e| e.to_string())?),
+        Verifier::new(Aexo, Secrets::new(aexo).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?,
+        Verifier::new(Axifi, Secrets::single(axifi).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?,
     ))
 }
 

@@ -22,7 +22,7 @@ pub(crate) struct ConfigError {
 }
 
 impl ConfigError {
-    fn at(text: &str, span: std::ops::Range<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn at(text: &str, span: std::ops::Range<usize>, message: impl Into<String>) -> Self {
         Self {
             line: Some(line_of(text, span)),
             message: message.into(),
@@ -92,6 +92,7 @@ struct Dedupe {
 struct Route {
     path: Spanned<String>,
     scheme: Spanned<String>,
+    hmac: Option<Spanned<super::scheme_config::HmacTable>>,
     secrets: Spanned<Vec<Spanned<SecretRef>>>,
     upstream: Spanned<String>,
     max_body_bytes: Option<usize>,
@@ -171,7 +172,7 @@ pub(crate) enum StoreConfig {
 /// A checked route. `secrets` holds the secret values (never logged).
 pub(crate) struct RouteConfig {
     pub(crate) path: String,
-    pub(crate) scheme: crate::Scheme,
+    pub(crate) scheme: std::sync::Arc<dyn hookgate::scheme::Scheme>,
     pub(crate) secrets: Vec<String>,
     pub(crate) upstream: http::Uri,
     pub(crate) max_body_bytes: Option<usize>,
@@ -209,7 +210,7 @@ impl std::fmt::Debug for RouteConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RouteConfig")
             .field("path", &self.path)
-            .field("scheme", &self.scheme)
+            .field("scheme", &self.scheme.name())
             .field("secrets", &self.secrets.len())
             .field("upstream", &self.upstream)
             .finish()
@@ -459,10 +460,16 @@ fn route_section(
     earlier: &[RouteConfig],
     has_inbox: bool,
 ) -> Result<RouteConfig, ConfigError> {
-    let scheme = scheme(text, &r.scheme)?;
+    let scheme = super::scheme_config::route_scheme(text, &r.scheme, r.hmac.as_ref())?;
     route_path(text, &r.path, earlier)?;
     let upstream = upstream(text, &r.upstream)?;
     let secrets = secrets(text, base, &r.secrets)?;
+    // The secrets in the scheme's form (a Standard Webhooks secret is base64).
+    let keyed = hookgate::Secrets::new(&secrets)
+        .and_then(|s| hookgate::Verifier::new(scheme.clone(), s).map(|_| ()));
+    if let Err(e) = keyed {
+        return Err(ConfigError::at(text, r.secrets.span(), e.to_string()));
+    }
     let inbox = ack(text, r.ack.as_ref(), has_inbox)?;
     Ok(RouteConfig {
         inbox,
@@ -473,19 +480,6 @@ fn route_section(
         max_body_bytes: r.max_body_bytes,
         freshness: r.freshness_secs.map(Duration::from_secs),
     })
-}
-
-/// `scheme = "aexo"` or `"axifi"`.
-fn scheme(text: &str, scheme: &Spanned<String>) -> Result<crate::Scheme, ConfigError> {
-    match scheme.get_ref().as_str() {
-        "aexo" => Ok(crate::Scheme::Aexo),
-        "axifi" => Ok(crate::Scheme::Axifi),
-        other => Err(ConfigError::at(
-            text,
-            scheme.span(),
-            format!("unknown scheme {other:?}: use \"aexo\" or \"axifi\""),
-        )),
-    }
 }
 
 /// `path`: absolute, a path alone, not the health check, not routed above.
@@ -797,13 +791,29 @@ upstream = "http://127.0.0.1:3000/webhooks/aexo"
         assert_eq!(config.routes.len(), 1);
         assert_eq!(config.routes[0].secrets, vec!["s".to_owned()]);
 
-        let e = err(&GOOD.replace("scheme = \"aexo\"", "scheme = \"stripe\""));
+        let e = err(&GOOD.replace("scheme = \"aexo\"", "scheme = \"acme\""));
         assert_eq!(e.line, Some(7));
         assert!(
-            e.message.contains("unknown scheme \"stripe\""),
+            e.message.contains("unknown scheme \"acme\"") && e.message.contains("\"stripe\""),
             "{}",
             e.message
         );
+        for name in hookgate::scheme::BUILTIN {
+            let config = parse(
+                &GOOD.replace("scheme = \"aexo\"", &format!("scheme = \"{name}\"")),
+                Path::new("."),
+            );
+            // "s" is not base64 of a key, so Standard Webhooks and Svix
+            // refuse it on the secrets line; every other scheme takes it.
+            match *name {
+                "standard-webhooks" | "svix" => {
+                    let e = config.unwrap_err();
+                    assert_eq!(e.line, Some(8), "{name}");
+                    assert!(e.message.contains("whsec_"), "{name}: {}", e.message);
+                }
+                _ => assert_eq!(config.unwrap().routes[0].scheme.name(), *name),
+            }
+        }
 
         let e = err(&GOOD.replace("127.0.0.1:8443", "localhost"));
         assert_eq!(e.line, Some(3));
@@ -825,6 +835,60 @@ upstream = "http://127.0.0.1:3000/webhooks/aexo"
 
         let e = err("[server]\nlisten = \n");
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn an_hmac_route_is_built_from_its_table_and_an_unsafe_one_is_refused_at_its_line() {
+        std::env::set_var("HOOKGATE_CONFIG_TEST_SECRET", "s");
+        let hmac = |table: &str| {
+            GOOD.replace("scheme = \"aexo\"", "scheme = \"hmac\"") + "[route.hmac]\n" + table
+        };
+        let good = hmac(
+            r#"name = "acme"
+header = "X-Acme-Signature"
+algorithm = "sha512"
+encoding = "base64"
+list_separator = ","
+prefix = "s="
+signed = [{ header = "x-acme-timestamp" }, { literal = "." }, "body"]
+timestamp = { header = "x-acme-timestamp", format = "unix" }
+id = { header = "x-acme-delivery" }
+event = { field = "type", optional = true }
+"#,
+        );
+        let config = parse(&good, Path::new(".")).unwrap();
+        let scheme = &config.routes[0].scheme;
+        assert_eq!(
+            (scheme.name(), scheme.signature_header()),
+            ("acme", "x-acme-signature")
+        );
+        assert_eq!(scheme.algorithm(), hookgate::scheme::Algorithm::HmacSha512);
+
+        let unsigned_ts = good.replace(
+            "signed = [{ header = \"x-acme-timestamp\" }, { literal = \".\" }, ",
+            "signed = [",
+        );
+        let e = err(&unsigned_ts);
+        assert_eq!(e.line, Some(10), "the [route.hmac] line: {}", e.message);
+        assert!(
+            e.message.contains("not part of the signed content"),
+            "{}",
+            e.message
+        );
+
+        let e = err(&good.replace("\"body\"]", "{ literal = \"x\" }]"));
+        assert!(
+            e.message.contains("does not include the body"),
+            "{}",
+            e.message
+        );
+
+        let e = err(&good.replace("sha512", "md5"));
+        assert!(e.message.contains("algorithm \"md5\""), "{}", e.message);
+
+        let e = err(&GOOD.replace("scheme = \"aexo\"", "scheme = \"hmac\""));
+        assert_eq!(e.line, Some(7));
+        assert!(e.message.contains("[route.hmac]"), "{}", e.message);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 mod config;
 mod proxy;
+mod scheme_config;
 mod tls;
 
 use std::convert::Infallible;

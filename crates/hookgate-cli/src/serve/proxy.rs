@@ -315,9 +315,10 @@ impl Router {
         let mut routes = Vec::new();
         let mut workers = Vec::new();
         for route in &config.routes {
-            let mut verifier: Verifier = route.scheme.verifier(&route.secrets[0]).map_err(plain)?;
-            verifier = verifier
-                .secrets(hookgate::Secrets::new(&route.secrets).map_err(|e| plain(e.to_string()))?);
+            let secrets =
+                hookgate::Secrets::new(&route.secrets).map_err(|e| plain(e.to_string()))?;
+            let mut verifier: Verifier =
+                Verifier::new(route.scheme.clone(), secrets).map_err(|e| plain(e.to_string()))?;
             if let Some(limit) = route.max_body_bytes {
                 verifier = verifier.max_body_bytes(limit);
             }

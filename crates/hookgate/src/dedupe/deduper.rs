@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn keys_are_namespaced_per_scheme_and_derived_per_source() {
         let aexo = Verifier::aexo("k").unwrap();
-        let axifi = Verifier::new(Axifi, Secrets::single("k").unwrap());
+        let axifi = Verifier::new(Axifi, Secrets::single("k").unwrap()).unwrap();
         let a_body = testing::aexo_body("wh_9", "key.created", serde_json::json!({}));
         let x_body = testing::axifi_body("compound.created", serde_json::json!({}));
         let a = Deduper::builder(MemoryStore::new()).build(&aexo).unwrap();

@@ -79,6 +79,24 @@ impl StoredHeaders {
     }
 }
 
+/// The stored headers can be read as the request's were (names are stored
+/// lowercase).
+impl Headers for StoredHeaders {
+    fn for_each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+        for (n, v) in self.iter() {
+            if n.eq_ignore_ascii_case(name) {
+                f(v);
+            }
+        }
+    }
+
+    fn for_each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        for (n, v) in self.iter() {
+            f(n, v);
+        }
+    }
+}
+
 impl fmt::Debug for StoredHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Names only: values may carry credentials.

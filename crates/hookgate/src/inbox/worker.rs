@@ -299,7 +299,7 @@ where
             ))
         } else {
             self.verifier
-                .reopen(event.body.clone())
+                .reopen(&event.headers, event.body.clone())
                 .and_then(Delivery::<E>::from_verified)
                 .map(|delivery| delivery.with_stored_headers(event.headers.clone()))
                 .map_err(|rejection| format!("stored event unreadable: {rejection}"))

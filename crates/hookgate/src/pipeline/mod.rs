@@ -103,9 +103,15 @@ impl Intake {
         ReadBody::new(self.clone(), body, refused)
     }
 
-    /// Verifies the read body: signature, envelope, freshness.
-    pub fn verify(&self, headers: &dyn Headers, body: Bytes) -> Result<VerifiedEvent, Rejection> {
-        match self.verifier.verify(headers, body) {
+    /// Verifies the read body: signature, envelope, freshness. `query` is
+    /// the request's query string (schemes that sign the URL need it).
+    pub fn verify(
+        &self,
+        headers: &dyn Headers,
+        query: Option<&str>,
+        body: Bytes,
+    ) -> Result<VerifiedEvent, Rejection> {
+        match self.verifier.verify_with_query(headers, query, body) {
             Ok(event) => {
                 tracing::debug!(
                     scheme = event.scheme(),

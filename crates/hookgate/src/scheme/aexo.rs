@@ -1,8 +1,10 @@
 use std::time::Duration;
 
-use super::{single_header, EnvelopeFields, Scheme, SignInput, SignatureParts, RETRY_SPAN_WINDOW};
-use crate::headers::Headers;
-use crate::{Rejection, Secret};
+use super::{
+    single_header, EnvelopeFields, Field, Message, Scheme, SignInput, SignatureParts, TimeFormat,
+    RETRY_SPAN_WINDOW,
+};
+use crate::{ConfigError, Rejection};
 
 /// AEXO: `X-AEXO-Signature: <hex HMAC-SHA256 of the body>`.
 ///
@@ -28,24 +30,34 @@ impl Scheme for Aexo {
 
     fn parse_signature<'h>(
         &self,
-        headers: &'h dyn Headers,
+        message: Message<'h>,
         parts: &mut SignatureParts<'h>,
     ) -> Result<(), Rejection> {
-        parts.push_hex_tag(single_header(headers, HEADER)?)
+        parts.push_hex_tag(single_header(message.headers, HEADER)?)?;
+        parts.push_body()
     }
 
     fn envelope(&self) -> EnvelopeFields {
-        EnvelopeFields::new("event", "data")
-            .id("id")
-            .timestamp("created_at")
-            .version("api_version")
+        EnvelopeFields::json()
+            .id(Field::body("id"))
+            .event(Field::body("event"))
+            .timestamp(Field::body("created_at"), TimeFormat::Rfc3339)
+            .version(Field::body("api_version").optional())
+            .data(Field::body("data"))
     }
 
     fn default_freshness(&self) -> Duration {
         RETRY_SPAN_WINDOW
     }
 
-    fn sign(&self, secret: &Secret, input: &SignInput<'_>) -> Vec<(&'static str, String)> {
-        vec![(HEADER, hex::encode(secret.tag(&[input.body])))]
+    fn sign(
+        &self,
+        secret: &[u8],
+        input: &SignInput<'_>,
+    ) -> Result<Vec<(&'static str, String)>, ConfigError> {
+        let tag = self
+            .algorithm()
+            .tag(&self.decode_secret(secret)?, &[input.body]);
+        Ok(vec![(HEADER, hex::encode(tag))])
     }
 }

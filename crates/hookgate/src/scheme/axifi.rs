@@ -1,8 +1,9 @@
 use std::time::Duration;
 
-use super::{single_header, EnvelopeFields, Scheme, SignInput, SignatureParts};
-use crate::headers::Headers;
-use crate::{Rejection, Secret};
+use super::{
+    single_header, EnvelopeFields, Field, Message, Scheme, SignInput, SignatureParts, TimeFormat,
+};
+use crate::{ConfigError, Rejection};
 
 /// AXIFI: `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`
 /// (the same form as GitHub's `X-Hub-Signature-256`).
@@ -15,7 +16,6 @@ use crate::{Rejection, Secret};
 pub struct Axifi;
 
 const HEADER: &str = "x-webhook-signature";
-const PREFIX: &[u8] = b"sha256=";
 
 impl Scheme for Axifi {
     fn name(&self) -> &'static str {
@@ -28,26 +28,36 @@ impl Scheme for Axifi {
 
     fn parse_signature<'h>(
         &self,
-        headers: &'h dyn Headers,
+        message: Message<'h>,
         parts: &mut SignatureParts<'h>,
     ) -> Result<(), Rejection> {
-        let value = single_header(headers, HEADER)?;
+        let value = single_header(message.headers, HEADER)?;
         let hex_tag = value
-            .strip_prefix(PREFIX)
+            .strip_prefix(b"sha256=")
             .ok_or(Rejection::MalformedSignature)?;
-        parts.push_hex_tag(hex_tag)
+        parts.push_hex_tag(hex_tag)?;
+        parts.push_body()
     }
 
     fn envelope(&self) -> EnvelopeFields {
-        EnvelopeFields::new("event", "data").timestamp("timestamp")
+        EnvelopeFields::json()
+            .event(Field::body("event"))
+            .timestamp(Field::body("timestamp"), TimeFormat::Rfc3339)
+            .data(Field::body("data"))
     }
 
     fn default_freshness(&self) -> Duration {
         Duration::from_secs(24 * 60 * 60)
     }
 
-    fn sign(&self, secret: &Secret, input: &SignInput<'_>) -> Vec<(&'static str, String)> {
-        let tag = hex::encode(secret.tag(&[input.body]));
-        vec![(HEADER, format!("sha256={tag}"))]
+    fn sign(
+        &self,
+        secret: &[u8],
+        input: &SignInput<'_>,
+    ) -> Result<Vec<(&'static str, String)>, ConfigError> {
+        let tag = self
+            .algorithm()
+            .tag(&self.decode_secret(secret)?, &[input.body]);
+        Ok(vec![(HEADER, format!("sha256={}", hex::encode(tag)))])
     }
 }

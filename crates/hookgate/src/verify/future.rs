@@ -105,7 +105,7 @@ where
                     let read = ready!(read.poll(cx));
                     match (read, parts.take(), inner.take()) {
                         (Ok(body), Some(mut parts), Some(mut inner)) => {
-                            match intake.verify(&parts.headers, body.clone()) {
+                            match intake.verify(&parts.headers, parts.uri.query(), body.clone()) {
                                 Ok(event) => {
                                     parts.extensions.insert(event);
                                     let req = Request::from_parts(parts, Full::new(body));

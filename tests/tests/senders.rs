@@ -1,0 +1,286 @@
+//! Every built-in scheme, and one configured `HmacScheme`, through the
+//! tower layer (`oneshot`), a real axum server and a real actix-web server
+//! on 127.0.0.1: a signed delivery is handled once and its id and type reach
+//! the handler, its retry is answered as a duplicate, and a wrong secret, a
+//! changed byte, a stale timestamp and a missing header are refused with 401.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hookgate::dedupe::MemoryStore;
+use hookgate::scheme::{
+    self, Algorithm, Encoding, Field, HmacScheme, Part, Scheme, SignInput, Source, TimeFormat,
+    TimestampSource,
+};
+use hookgate::{testing, Secrets, Verifier, DEDUPE_HEADER};
+use hookgate_conformance::wire::{self, Reply};
+use tower::ServiceExt;
+
+/// A Standard Webhooks secret is base64; the others are used as given.
+fn secret_for(scheme: &dyn Scheme) -> &'static str {
+    match scheme.name() {
+        "standard-webhooks" | "svix" => "whsec_c2VuZGVycy10ZXN0LWtleS0xMjM0NTY3ODkw",
+        _ => "senders-test-secret",
+    }
+}
+
+fn acme() -> Arc<dyn Scheme> {
+    Arc::new(
+        HmacScheme::new("acme", "x-acme-signature")
+            .algorithm(Algorithm::HmacSha512)
+            .encoding(Encoding::Base64Url)
+            .list(b',', "s=")
+            .signed_content(vec![
+                Part::Header("x-acme-timestamp"),
+                Part::Literal("."),
+                Part::Body,
+            ])
+            .timestamp(TimestampSource::Header(
+                "x-acme-timestamp",
+                TimeFormat::UnixSeconds,
+            ))
+            .id(Field::header("x-acme-delivery"))
+            .event(Field::body("type"))
+            .build()
+            .unwrap(),
+    )
+}
+
+fn schemes() -> Vec<Arc<dyn Scheme>> {
+    let mut all: Vec<Arc<dyn Scheme>> = scheme::BUILTIN
+        .iter()
+        .map(|name| scheme::builtin(name).unwrap())
+        .collect();
+    all.push(acme());
+    all
+}
+
+fn verifier(scheme: &Arc<dyn Scheme>) -> Verifier {
+    Verifier::new(
+        scheme.clone(),
+        Secrets::single(secret_for(&**scheme)).unwrap(),
+    )
+    .unwrap()
+}
+
+fn path(scheme: &dyn Scheme) -> String {
+    format!("/hook/{}", scheme.name())
+}
+
+/// What the handler answers: the id and type it was handed.
+fn seen(event: &hookgate::VerifiedEvent) -> String {
+    format!(
+        "{}|{}|{}",
+        event.scheme(),
+        event.id().unwrap_or("-"),
+        event.event_type()
+    )
+}
+
+struct Delivery {
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    id: String,
+    event: String,
+}
+
+/// A delivery of event `n`, signed `age` ago with `secret`.
+fn delivery(scheme: &dyn Scheme, n: u32, secret: &str, age: Duration) -> Delivery {
+    let id = format!("evt_senders_{n}");
+    let event = "thing.happened".to_owned();
+    let at = SystemTime::now() - age;
+    let body = testing::sample_body(
+        scheme,
+        &id,
+        &event,
+        serde_json::json!({"n": n}),
+        time::OffsetDateTime::from(at),
+    );
+    let mut input = SignInput::new(&body);
+    input.timestamp = at;
+    input.id = Some(&id);
+    input.event = Some(&event);
+    let headers = testing::sign_input(scheme, secret, &input);
+    assert!(!headers.is_empty(), "{}", scheme.name());
+    Delivery {
+        headers,
+        id,
+        event,
+        body,
+    }
+}
+
+/// What the handler should be handed for `d`: the id the scheme reads
+/// (Zoom sends none) and the event type.
+fn expected(scheme: &dyn Scheme, d: &Delivery) -> String {
+    let fields = scheme.envelope();
+    let id = if fields.id.is_some() {
+        d.id.as_str()
+    } else {
+        "-"
+    };
+    let event = match fields.event {
+        Some(Field {
+            source: Source::Header(_) | Source::Body(_),
+            ..
+        }) => d.event.as_str(),
+        None => "",
+    };
+    format!("{}|{id}|{event}", scheme.name())
+}
+
+fn axum_app() -> axum::Router {
+    use axum::routing::post;
+    use hookgate_axum::{Webhook, WebhookLayer};
+    let mut app = axum::Router::new();
+    for scheme in schemes() {
+        let layer = WebhookLayer::new(verifier(&scheme))
+            .with_dedupe(MemoryStore::new())
+            .unwrap();
+        app = app.route(
+            &path(&*scheme),
+            post(|hook: Webhook<()>| async move { seen(hook.meta()) }).layer(layer),
+        );
+    }
+    app
+}
+
+async fn axum_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, axum_app()).await });
+    addr
+}
+
+fn actix_server() -> SocketAddr {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    use hookgate_actix::{VerifyWebhook, Webhook};
+    let routes: Vec<(String, _)> = schemes()
+        .into_iter()
+        .map(|s| {
+            let mw = VerifyWebhook::new(verifier(&s))
+                .with_dedupe(MemoryStore::new())
+                .unwrap();
+            (path(&*s), mw)
+        })
+        .collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                let mut app = App::new();
+                for (p, mw) in &routes {
+                    app = app.service(web::resource(p.as_str()).wrap(mw.clone()).route(
+                        web::post().to(|hook: Webhook<()>| async move {
+                            HttpResponse::Ok().body(seen(hook.meta()))
+                        }),
+                    ));
+                }
+                app
+            })
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+            tx.send(server.addrs()[0]).unwrap();
+            server.run().await
+        })
+    });
+    rx.recv().unwrap()
+}
+
+fn text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&reply.body).into_owned()
+}
+
+/// The checks, against a server at `addr`; `n` keeps event ids apart.
+async fn check_server(addr: SocketAddr, base: u32) {
+    for (i, scheme) in schemes().iter().enumerate() {
+        let scheme = &**scheme;
+        let name = scheme.name();
+        let p = path(scheme);
+        let n = base + i as u32;
+        let secret = secret_for(scheme);
+        let d = delivery(scheme, n, secret, Duration::ZERO);
+
+        let first = wire::post(addr, &p, &d.headers, &d.body).await;
+        assert_eq!(first.status, 200, "{name}: {}", text(&first));
+        assert_eq!(text(&first), expected(scheme, &d), "{name}");
+        let again = wire::post(addr, &p, &d.headers, &d.body).await;
+        assert_eq!(again.status, 200, "{name}");
+        assert_eq!(again.header(DEDUPE_HEADER), Some("duplicate"), "{name}");
+
+        let wrong_secret = match name {
+            "standard-webhooks" | "svix" => "whsec_b3RoZXIta2V5LW9mLXNvbWVvbmUtZWxzZQ==",
+            _ => "not-the-secret",
+        };
+        let forged = delivery(scheme, n + 1000, wrong_secret, Duration::ZERO);
+        let reply = wire::post(addr, &p, &forged.headers, &forged.body).await;
+        assert_eq!(reply.status, 401, "{name} wrong secret: {}", text(&reply));
+
+        let mut changed = delivery(scheme, n + 2000, secret, Duration::ZERO);
+        let last = changed.body.len() - 2;
+        changed.body[last] ^= 0x01;
+        let reply = wire::post(addr, &p, &changed.headers, &changed.body).await;
+        assert_eq!(reply.status, 401, "{name} changed byte: {}", text(&reply));
+
+        let signature_header = scheme.signature_header();
+        let unsigned: Vec<(&str, String)> = d
+            .headers
+            .iter()
+            .filter(|(h, _)| *h != signature_header)
+            .cloned()
+            .collect();
+        let reply = wire::post(addr, &p, &unsigned, &d.body).await;
+        assert_eq!(reply.status, 401, "{name} no signature: {}", text(&reply));
+
+        // A day-old signature: refused where the scheme signs a timestamp
+        // (header or body); GitHub and Shopify sign none, so their replay
+        // protection is the dedupe window, which holds this new event id.
+        let old = delivery(scheme, n + 3000, secret, Duration::from_secs(86_400 * 2));
+        let reply = wire::post(addr, &p, &old.headers, &old.body).await;
+        let signs_time = !matches!(name, "github" | "shopify");
+        let want = if signs_time { 401 } else { 200 };
+        assert_eq!(reply.status, want, "{name} two days old: {}", text(&reply));
+    }
+}
+
+#[tokio::test]
+async fn every_scheme_through_a_real_axum_server() {
+    check_server(axum_server().await, 0).await;
+}
+
+#[tokio::test]
+async fn every_scheme_through_a_real_actix_server() {
+    check_server(actix_server(), 100).await;
+}
+
+#[tokio::test]
+async fn every_scheme_through_the_tower_layer_with_oneshot() {
+    let app = axum_app();
+    for scheme in schemes() {
+        let d = delivery(&*scheme, 7, secret_for(&*scheme), Duration::ZERO);
+        let mut req = http::Request::post(path(&*scheme));
+        for (name, value) in &d.headers {
+            req = req.header(*name, value);
+        }
+        let req = req
+            .header("content-length", d.body.len())
+            .body(axum::body::Body::from(d.body.clone()))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200, "{}", scheme.name());
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            expected(&*scheme, &d),
+            "{}",
+            scheme.name()
+        );
+    }
+}
