@@ -232,3 +232,22 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scheme_flag_is_a_library_scheme_of_the_same_name_and_none_is_missing() {
+        let flags: Vec<String> = Scheme::value_variants()
+            .iter()
+            .map(|s| {
+                let flag = s.to_possible_value().map(|v| v.get_name().to_owned());
+                assert_eq!(flag.as_deref(), Some(s.name()));
+                assert_eq!(s.scheme().name(), s.name());
+                s.name().to_owned()
+            })
+            .collect();
+        assert_eq!(flags, hookgate::scheme::BUILTIN);
+    }
+}

@@ -1,0 +1,271 @@
+//! Every built-in scheme through the `hookgate` process: `sign` output is
+//! what `verify` accepts (and a changed byte is refused), and `serve`
+//! forwards each sender's verified deliveries to an application that
+//! verifies them itself with hookgate, as users run it, once each.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use hookgate::dedupe::MemoryStore;
+use hookgate::scheme::{self, Scheme, SignInput};
+use hookgate::{testing, Secrets, Verifier};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
+
+fn secret_for(name: &str) -> &'static str {
+    match name {
+        "standard-webhooks" | "svix" => "whsec_Y2xpLXNlbmRlcnMtdGVzdC1rZXktMDEyMzQ1Njc=",
+        _ => "cli-senders-secret",
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hookgate-senders-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn sample(scheme: &dyn Scheme, n: usize) -> Vec<u8> {
+    testing::sample_body(
+        scheme,
+        &format!("evt_cli_{n}"),
+        "thing.happened",
+        serde_json::json!({"n": n}),
+        time::OffsetDateTime::now_utc(),
+    )
+}
+
+fn run(args: &[&str], secret: &str) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("HOOKGATE_SECRET", secret)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sign_then_verify_as_processes_for_every_scheme() {
+    let dir = temp_dir("sign-verify");
+    for (n, name) in scheme::BUILTIN.iter().enumerate() {
+        let scheme = scheme::builtin(name).unwrap();
+        let body = sample(&*scheme, n);
+        let body_file = dir.join(format!("{name}.json"));
+        std::fs::write(&body_file, &body).unwrap();
+        let id = format!("evt_cli_{n}");
+        let (ok, out, err) = run(
+            &[
+                "sign",
+                "--scheme",
+                name,
+                "--id",
+                &id,
+                "--event",
+                "thing.happened",
+                body_file.to_str().unwrap(),
+            ],
+            secret_for(name),
+        );
+        assert!(ok, "{name}: {err}");
+        assert!(
+            out.to_ascii_lowercase().contains(scheme.signature_header()),
+            "{name}: {out}"
+        );
+        let headers_file = dir.join(format!("{name}.headers"));
+        std::fs::write(&headers_file, &out).unwrap();
+        let verify = |body: &Path, secret: &str| {
+            run(
+                &[
+                    "verify",
+                    "--scheme",
+                    name,
+                    "--headers",
+                    headers_file.to_str().unwrap(),
+                    "--body",
+                    body.to_str().unwrap(),
+                ],
+                secret,
+            )
+        };
+        let (ok, out, err) = verify(&body_file, secret_for(name));
+        assert!(ok && out.starts_with("verified:"), "{name}: {out} {err}");
+        assert!(out.contains(name), "{name}: {out}");
+
+        let mut changed = body.clone();
+        let last = changed.len() - 2;
+        changed[last] ^= 1;
+        let changed_file = dir.join(format!("{name}.changed.json"));
+        std::fs::write(&changed_file, &changed).unwrap();
+        let (ok, out, _) = verify(&changed_file, secret_for(name));
+        assert!(!ok && out.starts_with("rejected (401"), "{name}: {out}");
+    }
+}
+
+#[test]
+fn a_secret_not_in_the_schemes_form_is_refused_by_every_command() {
+    let dir = temp_dir("bad-secret");
+    let body = dir.join("b.json");
+    std::fs::write(&body, b"{}").unwrap();
+    let (ok, _, err) = run(
+        &[
+            "sign",
+            "--scheme",
+            "standard-webhooks",
+            body.to_str().unwrap(),
+        ],
+        "whsec_not base64!",
+    );
+    assert!(!ok && err.contains("whsec_"), "{err}");
+}
+
+/// The application behind the proxy: one route per scheme, each verifying
+/// with hookgate, counting what its handler was handed.
+#[derive(Clone, Default)]
+struct App {
+    handled: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
+}
+
+impl App {
+    async fn start(&self) -> SocketAddr {
+        use axum::routing::post;
+        use hookgate_axum::{Webhook, WebhookLayer};
+        let mut router = axum::Router::new();
+        for name in scheme::BUILTIN {
+            let s = scheme::builtin(name).unwrap();
+            let verifier = Verifier::new(s, Secrets::single(secret_for(name)).unwrap()).unwrap();
+            let layer = WebhookLayer::new(verifier)
+                .with_dedupe(MemoryStore::new())
+                .unwrap();
+            let me = self.clone();
+            router = router.route(
+                &format!("/app/{name}"),
+                post(move |hook: Webhook<()>| {
+                    let me = me.clone();
+                    async move {
+                        let mut handled = me.handled.lock().unwrap();
+                        let list = handled.entry(hook.meta().scheme().to_owned()).or_default();
+                        list.push(hook.meta().id().unwrap_or("-").to_owned());
+                        "app ok"
+                    }
+                })
+                .layer(layer),
+            );
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    }
+}
+
+struct Proxy(Child, SocketAddr);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_proxy(dir: &Path, app: SocketAddr) -> Proxy {
+    let mut text = String::from(
+        "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n[dedupe]\nstore = \"memory\"\n",
+    );
+    for name in scheme::BUILTIN {
+        std::fs::write(dir.join(format!("{name}.secret")), secret_for(name)).unwrap();
+        text.push_str(&format!(
+            "\n[[route]]\npath = \"/hook/{name}\"\nscheme = \"{name}\"\n\
+             secrets = [{{ file = \"{name}.secret\" }}]\nupstream = \"http://{app}/app/{name}\"\n"
+        ));
+    }
+    let config = dir.join("hookgate.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.split("://").nth(1).unwrap().trim().parse().unwrap();
+    Proxy(child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies_them() {
+    let app = App::default();
+    let app_addr = app.start().await;
+    let dir = temp_dir("serve");
+    let proxy = start_proxy(&dir, app_addr);
+    let client = reqwest::Client::new();
+    for (n, name) in scheme::BUILTIN.iter().enumerate() {
+        let scheme = scheme::builtin(name).unwrap();
+        let body = sample(&*scheme, n);
+        let id = format!("evt_cli_{n}");
+        let mut input = SignInput::new(&body);
+        input.id = Some(&id);
+        input.event = Some("thing.happened");
+        let headers = testing::sign_input(&*scheme, secret_for(name), &input);
+        let post = |headers: &[(&'static str, String)]| {
+            let mut req = client
+                .post(format!("http://{}/hook/{name}", proxy.1))
+                .body(body.clone());
+            for (h, v) in headers {
+                req = req.header(*h, v);
+            }
+            req.send()
+        };
+        let first = post(&headers).await.unwrap();
+        assert_eq!(
+            first.status(),
+            200,
+            "{name}: {}",
+            first.text().await.unwrap()
+        );
+        let retry = post(&headers).await.unwrap();
+        assert_eq!(retry.status(), 200, "{name}");
+        assert_eq!(
+            retry
+                .headers()
+                .get("hookgate-dedupe")
+                .map(|v| v.to_str().unwrap()),
+            Some("duplicate"),
+            "{name}"
+        );
+        let forged =
+            testing::sign_input(&*scheme, "whsec_Zm9yZ2VkLWtleS1mb3ItdGhlLXRlc3Q=", &input);
+        let refused = post(&forged).await.unwrap();
+        assert_eq!(refused.status(), 401, "{name}");
+    }
+    let handled = app.handled.lock().unwrap().clone();
+    for (n, name) in scheme::BUILTIN.iter().enumerate() {
+        let scheme = scheme::builtin(name).unwrap();
+        let want = if scheme.envelope().id.is_some() {
+            format!("evt_cli_{n}")
+        } else {
+            "-".to_owned()
+        };
+        assert_eq!(
+            handled.get(*name),
+            Some(&vec![want]),
+            "{name}: the application verified and handled it once"
+        );
+    }
+    drop(proxy);
+}
