@@ -892,6 +892,22 @@ event = { field = "type", optional = true }
     }
 
     #[test]
+    fn the_readmes_hmac_route_parses_as_written() {
+        let readme = include_str!("../../../../README.md");
+        let snippet = readme
+            .split("```toml\n[[route]]\npath = \"/webhooks/acme\"")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the README's hmac route");
+        std::env::set_var("ACME_WEBHOOK_SECRET", "acme-secret");
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:8443\"\n[[route]]\npath = \"/webhooks/acme\"{snippet}"
+        );
+        let config = parse(&text, Path::new(".")).unwrap();
+        assert_eq!(config.routes[0].scheme.name(), "acme");
+    }
+
+    #[test]
     fn the_redis_operation_timeout_and_the_server_bounds_are_read_and_checked() {
         std::env::set_var("HOOKGATE_CONFIG_TEST_SECRET", "s");
         let with = |server: &str, dedupe: &str| {
