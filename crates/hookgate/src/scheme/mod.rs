@@ -784,11 +784,11 @@ pub(crate) fn keyed_list<'h>(
     let mut timestamp = None;
     for item in list_items(value, separator) {
         match split_first(item, b'=') {
-            Some((key, ts)) if key == ts_key => {
-                if timestamp.replace(ts).is_some() {
-                    return Err(Rejection::MalformedSignature);
-                }
+            // The guard records the timestamp; a second one is refused.
+            Some((key, ts)) if key == ts_key && timestamp.replace(ts).is_some() => {
+                return Err(Rejection::MalformedSignature);
             }
+            Some((key, _)) if key == ts_key => {}
             Some((key, tag)) if key == tag_key => {
                 parts.try_push_tag(Encoding::Hex, tag);
             }
