@@ -355,3 +355,47 @@ async fn a_read_only_inbox_reads_and_refuses_writes() {
     assert!(reader.enqueue(new_event("wh_ro_2")).await.is_err());
     assert_eq!(store.stats(SystemTime::now()).await.unwrap().pending, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheme_whose_id_and_type_are_headers_keeps_them_through_the_inbox() {
+    // GitHub's id (X-GitHub-Delivery) and type (X-GitHub-Event) are not in
+    // the body: the worker reads them back from the stored headers.
+    use hookgate::scheme::{GitHub, SignInput};
+    let store = Arc::new(SqliteInbox::open(temp_db("github")).unwrap());
+    let verifier = Verifier::new(GitHub, hookgate::Secrets::single(SECRET).unwrap()).unwrap();
+    let route = ServiceBuilder::new()
+        .layer(WebhookLayer::new(verifier.clone()))
+        .service(Inbox::new(store.clone(), &verifier));
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let h = handled.clone();
+    let workers = Workers::spawn(
+        store.clone(),
+        verifier.clone(),
+        quick(1),
+        move |d: Delivery<()>| {
+            let h = h.clone();
+            async move {
+                let meta = d.meta();
+                h.lock().unwrap().push(format!(
+                    "{}|{}",
+                    meta.id().unwrap_or("-"),
+                    meta.event_type()
+                ));
+                Ok(())
+            }
+        },
+    );
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    // The helper signs as GitHub sends: a delivery id (made from the body,
+    // so a resend is the same delivery) and `X-GitHub-Event: ping`.
+    let id = SignInput::new(body).id_or_made_up("");
+    let send = || testing::signed_request(&GitHub, SECRET, "/", &body[..]);
+    let res = route.clone().oneshot(send()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let dup = route.oneshot(send()).await.unwrap();
+    assert_eq!(dup.headers()["hookgate-dedupe"], "duplicate");
+    let stats = settle(&*store, Duration::from_secs(10)).await;
+    assert_eq!((stats.done, stats.dead), (1, 0));
+    assert_eq!(*handled.lock().unwrap(), vec![format!("{id}|ping")]);
+    workers.shutdown().await;
+}

@@ -402,4 +402,41 @@ mod tests {
         );
         let _ = Aexo;
     }
+
+    #[test]
+    fn the_default_key_follows_the_schemes_id_field_in_the_body_or_a_header() {
+        use crate::scheme::{GitHub, Slack, Zoom};
+        let build = |scheme: std::sync::Arc<dyn crate::scheme::Scheme>| {
+            let v = Verifier::new(scheme, Secrets::single("k").unwrap()).unwrap();
+            let d = Deduper::builder(MemoryStore::new()).build(&v).unwrap();
+            (v, d)
+        };
+        let sign = |v: &Verifier, body: &[u8], id: Option<&str>| {
+            let mut input = crate::scheme::SignInput::new(body);
+            input.id = id;
+            let headers = testing::sign_input(v.scheme(), "k", &input);
+            let event = v.verify(&headers, body.to_vec().into()).unwrap();
+            (event, headers)
+        };
+        // GitHub: the delivery header, required.
+        let (v, d) = build(std::sync::Arc::new(GitHub) as _);
+        assert_eq!(KeySource::default_for(&v), KeySource::EventId);
+        let (event, headers) = sign(&v, b"{}", Some("72d3162e-cc78"));
+        assert_eq!(d.key_for(&event, &headers).unwrap(), "github:72d3162e-cc78");
+        // Slack: `event_id` when the body has one, the body's hash when it
+        // is a form (a slash command).
+        let (v, d) = build(std::sync::Arc::new(Slack) as _);
+        assert_eq!(KeySource::default_for(&v), KeySource::EventIdOrBodySha256);
+        let (event, headers) = sign(&v, br#"{"type":"event_callback","event_id":"Ev1"}"#, None);
+        assert_eq!(d.key_for(&event, &headers).unwrap(), "slack:Ev1");
+        let form = b"command=%2Fweather&text=94070";
+        let (event, headers) = sign(&v, form, None);
+        assert_eq!(
+            d.key_for(&event, &headers).unwrap(),
+            format!("slack:sha256:{}", hex::encode(Sha256::digest(form)))
+        );
+        // Zoom: no id at all.
+        let (v, _) = build(std::sync::Arc::new(Zoom) as _);
+        assert_eq!(KeySource::default_for(&v), KeySource::BodySha256);
+    }
 }

@@ -242,7 +242,7 @@ impl HmacScheme {
         match format {
             TimeFormat::UnixSeconds => super::unix_seconds(text),
             TimeFormat::UnixMillis => {
-                if text.len() < 4 {
+                if text.len() < 4 || !text.iter().all(u8::is_ascii_digit) {
                     return None;
                 }
                 let (secs, _) = text.split_at(text.len() - 3);
