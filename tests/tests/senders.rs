@@ -1,4 +1,5 @@
-//! Every built-in scheme, and one configured `HmacScheme`, through the
+//! Every built-in scheme (Standard Webhooks with an HMAC secret and with an
+//! ed25519 key), and one configured `HmacScheme`, through the
 //! tower layer (`oneshot`), a real axum server and a real actix-web server
 //! on 127.0.0.1: a signed delivery is handled once and its id and type reach
 //! the handler, its retry is answered as a duplicate, and a wrong secret, a
@@ -19,11 +20,26 @@ use hookgate::{testing, Secrets, Verifier, DEDUPE_HEADER};
 use hookgate_conformance::wire::{self, Reply};
 use tower::ServiceExt;
 
-/// A Standard Webhooks secret is base64; the others are used as given.
-fn secret_for(scheme: &dyn Scheme) -> &'static str {
-    match scheme.name() {
+/// What each route's sender signs with: a Standard Webhooks secret is
+/// base64, a Discord key a hex seed; the others are used as given. The
+/// receiver is configured with `testing::verifying_secret` of it (the
+/// public key, for ed25519 schemes).
+fn secret_for(label: &str) -> &'static str {
+    match label {
         "standard-webhooks" | "svix" => "whsec_c2VuZGVycy10ZXN0LWtleS0xMjM0NTY3ODkw",
+        "standard-webhooks-v1a" => "whsk_c2VuZGVycy10ZXN0LXNlZWQtMDEyMzQ1Njc4OWFiY2Q=",
+        "discord" => "1111111111111111111111111111111111111111111111111111111111111111",
         _ => "senders-test-secret",
+    }
+}
+
+/// A signing secret of the same form that is not the route's.
+fn wrong_secret_for(label: &str) -> &'static str {
+    match label {
+        "standard-webhooks" | "svix" => "whsec_b3RoZXIta2V5LW9mLXNvbWVvbmUtZWxzZQ==",
+        "standard-webhooks-v1a" => "whsk_b3RoZXItc2VlZC1vZi1zb21lb25lLWVsc2UtMTIzNDU=",
+        "discord" => "2222222222222222222222222222222222222222222222222222222222222222",
+        _ => "not-the-secret",
     }
 }
 
@@ -49,25 +65,28 @@ fn acme() -> Arc<dyn Scheme> {
     )
 }
 
-fn schemes() -> Vec<Arc<dyn Scheme>> {
-    let mut all: Vec<Arc<dyn Scheme>> = scheme::BUILTIN
+/// The routes: every built-in scheme, Standard Webhooks once more with an
+/// ed25519 (`v1a`) key, and a configured `HmacScheme`.
+fn schemes() -> Vec<(String, Arc<dyn Scheme>)> {
+    let mut all: Vec<(String, Arc<dyn Scheme>)> = scheme::BUILTIN
         .iter()
-        .map(|name| scheme::builtin(name).unwrap())
+        .map(|name| (name.to_string(), scheme::builtin(name).unwrap()))
         .collect();
-    all.push(acme());
+    all.push((
+        "standard-webhooks-v1a".into(),
+        scheme::builtin("standard-webhooks").unwrap(),
+    ));
+    all.push(("acme".into(), acme()));
     all
 }
 
-fn verifier(scheme: &Arc<dyn Scheme>) -> Verifier {
-    Verifier::new(
-        scheme.clone(),
-        Secrets::single(secret_for(&**scheme)).unwrap(),
-    )
-    .unwrap()
+fn verifier(label: &str, scheme: &Arc<dyn Scheme>) -> Verifier {
+    let key = testing::verifying_secret(&**scheme, secret_for(label)).unwrap();
+    Verifier::new(scheme.clone(), Secrets::single(key).unwrap()).unwrap()
 }
 
-fn path(scheme: &dyn Scheme) -> String {
-    format!("/hook/{}", scheme.name())
+fn path(label: &str) -> String {
+    format!("/hook/{label}")
 }
 
 /// What the handler answers: the id and type it was handed.
@@ -136,12 +155,12 @@ fn axum_app() -> axum::Router {
     use axum::routing::post;
     use hookgate_axum::{Webhook, WebhookLayer};
     let mut app = axum::Router::new();
-    for scheme in schemes() {
-        let layer = WebhookLayer::new(verifier(&scheme))
+    for (label, scheme) in schemes() {
+        let layer = WebhookLayer::new(verifier(&label, &scheme))
             .with_dedupe(MemoryStore::new())
             .unwrap();
         app = app.route(
-            &path(&*scheme),
+            &path(&label),
             post(|hook: Webhook<()>| async move { seen(hook.meta()) }).layer(layer),
         );
     }
@@ -160,11 +179,11 @@ fn actix_server() -> SocketAddr {
     use hookgate_actix::{VerifyWebhook, Webhook};
     let routes: Vec<(String, _)> = schemes()
         .into_iter()
-        .map(|s| {
-            let mw = VerifyWebhook::new(verifier(&s))
+        .map(|(label, s)| {
+            let mw = VerifyWebhook::new(verifier(&label, &s))
                 .with_dedupe(MemoryStore::new())
                 .unwrap();
-            (path(&*s), mw)
+            (path(&label), mw)
         })
         .collect();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -197,12 +216,12 @@ fn text(reply: &Reply) -> String {
 
 /// The checks, against a server at `addr`; `n` keeps event ids apart.
 async fn check_server(addr: SocketAddr, base: u32) {
-    for (i, scheme) in schemes().iter().enumerate() {
+    for (i, (label, scheme)) in schemes().iter().enumerate() {
         let scheme = &**scheme;
-        let name = scheme.name();
-        let p = path(scheme);
+        let name = label.as_str();
+        let p = path(label);
         let n = base + i as u32;
-        let secret = secret_for(scheme);
+        let secret = secret_for(label);
         let d = delivery(scheme, n, secret, Duration::ZERO);
 
         let first = wire::post(addr, &p, &d.headers, &d.body).await;
@@ -212,11 +231,7 @@ async fn check_server(addr: SocketAddr, base: u32) {
         assert_eq!(again.status, 200, "{name}");
         assert_eq!(again.header(DEDUPE_HEADER), Some("duplicate"), "{name}");
 
-        let wrong_secret = match name {
-            "standard-webhooks" | "svix" => "whsec_b3RoZXIta2V5LW9mLXNvbWVvbmUtZWxzZQ==",
-            _ => "not-the-secret",
-        };
-        let forged = delivery(scheme, n + 1000, wrong_secret, Duration::ZERO);
+        let forged = delivery(scheme, n + 1000, wrong_secret_for(label), Duration::ZERO);
         let reply = wire::post(addr, &p, &forged.headers, &forged.body).await;
         assert_eq!(reply.status, 401, "{name} wrong secret: {}", text(&reply));
 
@@ -260,9 +275,9 @@ async fn every_scheme_through_a_real_actix_server() {
 #[tokio::test]
 async fn every_scheme_through_the_tower_layer_with_oneshot() {
     let app = axum_app();
-    for scheme in schemes() {
-        let d = delivery(&*scheme, 7, secret_for(&*scheme), Duration::ZERO);
-        let mut req = http::Request::post(path(&*scheme));
+    for (label, scheme) in schemes() {
+        let d = delivery(&*scheme, 7, secret_for(&label), Duration::ZERO);
+        let mut req = http::Request::post(path(&label));
         for (name, value) in &d.headers {
             req = req.header(*name, value);
         }

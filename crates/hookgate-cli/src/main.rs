@@ -72,6 +72,9 @@ pub(crate) enum Scheme {
     Linear,
     /// Zoom: `x-zm-signature: v0=<hex>`, `x-zm-request-timestamp`.
     Zoom,
+    /// Discord: `X-Signature-Ed25519: <hex>`, `X-Signature-Timestamp` (sign
+    /// with the private key's hex seed, verify with the hex public key).
+    Discord,
 }
 
 impl Scheme {
@@ -89,6 +92,7 @@ impl Scheme {
             Scheme::Paddle => "paddle",
             Scheme::Linear => "linear",
             Scheme::Zoom => "zoom",
+            Scheme::Discord => "discord",
         }
     }
 
@@ -115,6 +119,9 @@ impl Scheme {
             Scheme::Linear => "Linear-Signature: <64 hex digits>",
             Scheme::Zoom => {
                 "x-zm-signature: v0=<64 hex digits>, x-zm-request-timestamp: <unix seconds>"
+            }
+            Scheme::Discord => {
+                "X-Signature-Ed25519: <128 hex digits>, X-Signature-Timestamp: <unix seconds>"
             }
         }
     }
@@ -210,6 +217,8 @@ pub(crate) fn display_name(name: &str) -> String {
         "paddle-signature" => "Paddle-Signature".into(),
         "linear-signature" => "Linear-Signature".into(),
         "linear-delivery" => "Linear-Delivery".into(),
+        "x-signature-ed25519" => "X-Signature-Ed25519".into(),
+        "x-signature-timestamp" => "X-Signature-Timestamp".into(),
         other => other.into(),
     }
 }

@@ -25,6 +25,7 @@ pub(crate) fn event_types(scheme: Scheme) -> &'static [&'static str] {
         Scheme::Paddle => &["transaction.completed", "subscription.created"],
         Scheme::Linear => &["Issue", "Comment"],
         Scheme::Zoom => &["meeting.started", "meeting.ended"],
+        Scheme::Discord => &["2"],
     }
 }
 
@@ -104,6 +105,7 @@ fn data(event: &str, n: u64) -> serde_json::Value {
         "meeting.ended" => {
             json!({"account_id": "AAAAAABBBB", "object": {"id": 1234567890 + n, "topic": "Standup"}})
         }
+        "2" => json!({"id": "1234567890", "name": "ping", "type": 1}),
         "compound.created" => json!({
             "id": format!("compound-{n}"),
             "name": "Aspirin",

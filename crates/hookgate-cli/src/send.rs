@@ -98,10 +98,12 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
         return Ok(true);
     }
     let secret = hookgate::Secret::new(args.secret.read()?).map_err(|e| e.to_string())?;
-    // A secret not in the scheme's form is refused before anything is sent.
-    args.scheme.verifier(
-        std::str::from_utf8(secret.expose()).map_err(|_| "the secret is not UTF-8".to_owned())?,
-    )?;
+    // A secret not in the scheme's form is refused before anything is sent
+    // (for ed25519 schemes the secret is the signing key's seed).
+    args.scheme
+        .scheme()
+        .sign(secret.expose(), &hookgate::scheme::SignInput::new(b""))
+        .map_err(|e| e.to_string())?;
     let event = match &args.event {
         Some(e) if !samples::event_types(args.scheme).contains(&e.as_str()) => {
             return Err(format!(

@@ -18,10 +18,26 @@ use hookgate::{testing, Secrets, Verifier};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
 
+/// What the sender signs with (Discord: a private key's hex seed).
 fn secret_for(name: &str) -> &'static str {
     match name {
         "standard-webhooks" | "svix" => "whsec_Y2xpLXNlbmRlcnMtdGVzdC1rZXktMDEyMzQ1Njc=",
+        "discord" => "3333333333333333333333333333333333333333333333333333333333333333",
         _ => "cli-senders-secret",
+    }
+}
+
+/// What the receiver is configured with (Discord: the public key).
+fn verifying_secret_for(name: &str) -> String {
+    let scheme = scheme::builtin(name).unwrap();
+    testing::verifying_secret(&*scheme, secret_for(name)).unwrap()
+}
+
+/// A signing secret of the route's form that is not the route's.
+fn forged_secret_for(name: &str) -> &'static str {
+    match name {
+        "discord" => "4444444444444444444444444444444444444444444444444444444444444444",
+        _ => "whsec_Zm9yZ2VkLWtleS1mb3ItdGhlLXRlc3Q=",
     }
 }
 
@@ -98,7 +114,7 @@ fn sign_then_verify_as_processes_for_every_scheme() {
                 secret,
             )
         };
-        let (ok, out, err) = verify(&body_file, secret_for(name));
+        let (ok, out, err) = verify(&body_file, &verifying_secret_for(name));
         assert!(ok && out.starts_with("verified:"), "{name}: {out} {err}");
         assert!(out.contains(name), "{name}: {out}");
 
@@ -107,7 +123,7 @@ fn sign_then_verify_as_processes_for_every_scheme() {
         changed[last] ^= 1;
         let changed_file = dir.join(format!("{name}.changed.json"));
         std::fs::write(&changed_file, &changed).unwrap();
-        let (ok, out, _) = verify(&changed_file, secret_for(name));
+        let (ok, out, _) = verify(&changed_file, &verifying_secret_for(name));
         assert!(!ok && out.starts_with("rejected (401"), "{name}: {out}");
     }
 }
@@ -143,7 +159,8 @@ impl App {
         let mut router = axum::Router::new();
         for name in scheme::BUILTIN {
             let s = scheme::builtin(name).unwrap();
-            let verifier = Verifier::new(s, Secrets::single(secret_for(name)).unwrap()).unwrap();
+            let verifier =
+                Verifier::new(s, Secrets::single(verifying_secret_for(name)).unwrap()).unwrap();
             let layer = WebhookLayer::new(verifier)
                 .with_dedupe(MemoryStore::new())
                 .unwrap();
@@ -183,7 +200,11 @@ fn start_proxy(dir: &Path, app: SocketAddr) -> Proxy {
         "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n[dedupe]\nstore = \"memory\"\n",
     );
     for name in scheme::BUILTIN {
-        std::fs::write(dir.join(format!("{name}.secret")), secret_for(name)).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.secret")),
+            verifying_secret_for(name),
+        )
+        .unwrap();
         text.push_str(&format!(
             "\n[[route]]\npath = \"/hook/{name}\"\nscheme = \"{name}\"\n\
              secrets = [{{ file = \"{name}.secret\" }}]\nupstream = \"http://{app}/app/{name}\"\n"
@@ -248,8 +269,8 @@ async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies
             Some("duplicate"),
             "{name}"
         );
-        let forged =
-            testing::sign_input(&*scheme, "whsec_Zm9yZ2VkLWtleS1mb3ItdGhlLXRlc3Q=", &input);
+        let forged = testing::sign_input(&*scheme, forged_secret_for(name), &input);
+        assert!(!forged.is_empty(), "{name}");
         let refused = post(&forged).await.unwrap();
         assert_eq!(refused.status(), 401, "{name}");
     }

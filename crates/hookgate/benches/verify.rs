@@ -13,8 +13,10 @@
 //! The `schemes` group checks one scheme of each family at 2 KB against a
 //! bare HMAC-SHA256 over the same signed bytes in the same run: hex tag
 //! (GitHub), base64 tag (Shopify), a list of three signatures with a
-//! signed id and timestamp (Standard Webhooks). `verify_signature` there
-//! includes the header parsing and decoding of the scheme.
+//! signed id and timestamp (Standard Webhooks); and an ed25519 signature
+//! (Discord) against a bare `verify_strict` of the same bytes.
+//! `verify_signature` there includes the header parsing and decoding of
+//! the scheme.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -125,6 +127,42 @@ fn bench_schemes(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("verify_signature", label), |b| {
             b.iter(|| black_box(verifier.verify_signature(black_box(&headers), black_box(&body))))
         });
+    }
+    // ed25519 (Discord): against a bare `verify_strict` of the same bytes.
+    {
+        use hookgate::scheme::Discord;
+        let seed = "5555555555555555555555555555555555555555555555555555555555555555";
+        let headers = testing::sign(&Discord, seed, &body);
+        let public = testing::verifying_secret(&Discord, seed).unwrap();
+        let verifier = Verifier::new(Discord, Secrets::single(&public).unwrap()).unwrap();
+        assert!(verifier.verify_signature(&headers, &body).is_ok());
+        let ts = &headers
+            .iter()
+            .find(|(h, _)| *h == "x-signature-timestamp")
+            .unwrap()
+            .1;
+        let message = [ts.as_bytes(), &body[..]].concat();
+        let sig_hex = &headers
+            .iter()
+            .find(|(h, _)| *h == "x-signature-ed25519")
+            .unwrap()
+            .1;
+        let sig = ed25519_dalek::Signature::from_slice(&hex::decode(sig_hex).unwrap()).unwrap();
+        let key = ed25519_dalek::VerifyingKey::from_bytes(
+            &hex::decode(&public).unwrap().try_into().unwrap(),
+        )
+        .unwrap();
+        group.bench_function(BenchmarkId::new("bare_ed25519", "discord"), |b| {
+            b.iter(|| black_box(key.verify_strict(black_box(&message), &sig)))
+        });
+        group.bench_function(
+            BenchmarkId::new("verify_signature", "discord_ed25519"),
+            |b| {
+                b.iter(|| {
+                    black_box(verifier.verify_signature(black_box(&headers), black_box(&body)))
+                })
+            },
+        );
     }
     group.finish();
 }

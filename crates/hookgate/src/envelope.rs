@@ -351,7 +351,8 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
             }
             match slot {
                 Slot::Id => out.id = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                Slot::Event => out.event = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                // An event type may be a number (Discord's interaction types).
+                Slot::Event => out.event = map.next_value::<Option<TypeName<'de>>>()?.map(|s| s.0),
                 Slot::Timestamp => out.timestamp = map.next_value::<Option<Stamp<'de>>>()?,
                 Slot::Version => out.version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
                 Slot::Data => {
@@ -412,6 +413,34 @@ impl<'de> serde::Deserialize<'de> for Stamp<'de> {
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Stamp<'de>, E> {
                 Ok(Stamp::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An event type: a JSON string, or an integer read as its decimal text.
+struct TypeName<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for TypeName<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TypeName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<TypeName<'de>, E> {
+                Ok(TypeName(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TypeName<'de>, E> {
+                Ok(TypeName(Cow::Owned(v.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<TypeName<'de>, E> {
+                Ok(TypeName(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<TypeName<'de>, E> {
+                Ok(TypeName(Cow::Owned(v.to_string())))
             }
         }
         d.deserialize_any(V)

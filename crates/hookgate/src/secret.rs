@@ -150,6 +150,7 @@ pub(crate) enum Key {
     Sha256(Hmac<sha2::Sha256>),
     Sha512(Hmac<sha2::Sha512>),
     Sha1(Hmac<sha1::Sha1>),
+    Ed25519(ed25519_dalek::VerifyingKey),
 }
 
 impl Key {
@@ -159,11 +160,31 @@ impl Key {
             return Err(ConfigError::EmptySecret);
         }
         let bad = |_| ConfigError::EmptySecret;
-        Ok(match scheme.algorithm() {
+        Ok(match scheme.key_algorithm(secret.expose()) {
             Algorithm::HmacSha256 => Key::Sha256(Hmac::new_from_slice(&key).map_err(bad)?),
             Algorithm::HmacSha512 => Key::Sha512(Hmac::new_from_slice(&key).map_err(bad)?),
             Algorithm::HmacSha1 => Key::Sha1(Hmac::new_from_slice(&key).map_err(bad)?),
+            Algorithm::Ed25519 => {
+                let refuse = || ConfigError::SecretFormat {
+                    why: format!(
+                        "{} needs the sender's ed25519 public key (32 bytes)",
+                        scheme.name()
+                    ),
+                };
+                let bytes = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| refuse())?;
+                Key::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| refuse())?)
+            }
         })
+    }
+
+    /// The algorithm of the tags this key checks.
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            Key::Sha256(_) => Algorithm::HmacSha256,
+            Key::Sha512(_) => Algorithm::HmacSha512,
+            Key::Sha1(_) => Algorithm::HmacSha1,
+            Key::Ed25519(_) => Algorithm::Ed25519,
+        }
     }
 
     /// Whether any of `tags` is this key's tag of `content`, comparing
@@ -196,6 +217,18 @@ impl Key {
             Key::Sha256(mac) => run(mac, content, tags),
             Key::Sha512(mac) => run(mac, content, tags),
             Key::Sha1(mac) => run(mac, content, tags),
+            Key::Ed25519(public) => {
+                // A public-key check: nothing secret to leak by timing.
+                // Strict verification refuses non-canonical signatures and
+                // small-order keys, so one message has one valid signature.
+                let message: Vec<u8> = content.flat_map(|part| part.iter().copied()).collect();
+                tags.filter_map(|tag| <[u8; 64]>::try_from(tag).ok())
+                    .any(|sig| {
+                        public
+                            .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&sig))
+                            .is_ok()
+                    })
+            }
         }
     }
 }

@@ -58,6 +58,34 @@ pub fn sign_input(
     }
 }
 
+/// The secret a receiver configures to verify what `signing_secret` signs:
+/// the same secret for HMAC schemes; for ed25519 schemes the public key of
+/// the signing key, in the scheme's form (Discord: 64 hex digits from a
+/// hex seed; Standard Webhooks: `whpk_<base64>` from `whsk_<base64>`).
+/// `None` when the signing secret is not in the scheme's form.
+pub fn verifying_secret(scheme: &dyn Scheme, signing_secret: &str) -> Option<String> {
+    use crate::scheme::{Algorithm, Encoding};
+    let ed25519 = scheme.algorithm() == Algorithm::Ed25519
+        || (scheme.name() == "standard-webhooks" || scheme.name() == "svix")
+            && signing_secret.starts_with("whsk_");
+    if !ed25519 {
+        return Some(signing_secret.to_owned());
+    }
+    let seed: [u8; 32] = scheme
+        .decode_secret(signing_secret.as_bytes())
+        .ok()?
+        .try_into()
+        .ok()?;
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    Some(if scheme.algorithm() == Algorithm::Ed25519 {
+        hex::encode(public)
+    } else {
+        format!("whpk_{}", Encoding::Base64.encode(&public))
+    })
+}
+
 /// A body in `scheme`'s envelope: `id`, `event` and the timestamp `at` in
 /// the body fields the scheme reads them from (those it reads from headers
 /// are left to [`sign_input`]), `data` under its data field, or as the

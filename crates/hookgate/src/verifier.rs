@@ -284,7 +284,7 @@ impl Verifier {
             return Err(Rejection::MalformedSignature);
         }
         for (index, key) in self.keys.iter().enumerate() {
-            if key.matches(parts.content(body), parts.tags()) {
+            if key.matches(parts.content(body), parts.tags_for(key.algorithm())) {
                 return Ok(SignatureMatch {
                     secret_index: index,
                     timestamp: parts.timestamp(),

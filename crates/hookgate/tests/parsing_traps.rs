@@ -267,3 +267,64 @@ fn a_standard_webhooks_secret_that_is_not_base64_is_refused_at_configuration() {
     let sw = signed(&StandardWebhooks::V1, SW_SECRET, now());
     assert_eq!(check(StandardWebhooks::V1, bare, &sw), Ok(()));
 }
+
+#[test]
+fn a_list_may_mix_v1_and_v1a_and_each_key_checks_only_its_own_entries() {
+    // Seed and public key of Standard Webhooks' asymmetric Go test.
+    let signing = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+    let public = hookgate::testing::verifying_secret(&StandardWebhooks::V1, signing).unwrap();
+    assert!(public.starts_with("whpk_"), "{public}");
+    let v1 = signed(&StandardWebhooks::V1, SW_SECRET, now());
+    let v1a = signed(&StandardWebhooks::V1, signing, now());
+    let sig = |h: &[(&'static str, String)]| value(h, "webhook-signature").to_owned();
+    assert!(sig(&v1a).starts_with("v1a,"));
+    let mixed = with(
+        &v1,
+        "webhook-signature",
+        format!("{} {}", sig(&v1), sig(&v1a)),
+    );
+    let both = Verifier::new(
+        StandardWebhooks::V1,
+        Secrets::new([SW_SECRET, &public]).unwrap(),
+    )
+    .unwrap();
+    let index = |h: &[(&'static str, String)]| {
+        both.authenticate_at(&h.to_vec(), BODY, now())
+            .map(|m| m.secret_index)
+    };
+    assert_eq!(index(&mixed), Ok(0));
+    assert_eq!(
+        index(&v1a),
+        Ok(1),
+        "the v1a entry alone, checked by the public key"
+    );
+    // An HMAC-only route does not take an ed25519 signature, nor the reverse.
+    assert_eq!(
+        check(StandardWebhooks::V1, SW_SECRET, &v1a),
+        Err(Rejection::BadSignature)
+    );
+    assert_eq!(
+        check(StandardWebhooks::V1, &public, &v1),
+        Err(Rejection::BadSignature)
+    );
+    // A v1a signature over other bytes, or a changed one, is refused.
+    let mut changed = sig(&v1a);
+    let at = changed.len() - 5;
+    changed.replace_range(
+        at..at + 1,
+        if &changed[at..at + 1] == "A" {
+            "B"
+        } else {
+            "A"
+        },
+    );
+    let h = with(&v1a, "webhook-signature", changed);
+    assert_eq!(
+        check(StandardWebhooks::V1, &public, &h),
+        Err(Rejection::BadSignature)
+    );
+    // A public key that is not 32 bytes is refused at configuration.
+    let err =
+        Verifier::new(StandardWebhooks::V1, Secrets::single("whpk_AAAA").unwrap()).unwrap_err();
+    assert!(err.to_string().contains("whpk_"), "{err}");
+}

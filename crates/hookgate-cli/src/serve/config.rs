@@ -803,13 +803,18 @@ upstream = "http://127.0.0.1:3000/webhooks/aexo"
                 &GOOD.replace("scheme = \"aexo\"", &format!("scheme = \"{name}\"")),
                 Path::new("."),
             );
-            // "s" is not base64 of a key, so Standard Webhooks and Svix
-            // refuse it on the secrets line; every other scheme takes it.
+            // "s" is not base64 of a key, nor a hex public key, so
+            // Standard Webhooks, Svix and Discord refuse it on the secrets
+            // line; every other scheme takes it.
             match *name {
-                "standard-webhooks" | "svix" => {
+                "standard-webhooks" | "svix" | "discord" => {
                     let e = config.unwrap_err();
                     assert_eq!(e.line, Some(8), "{name}");
-                    assert!(e.message.contains("whsec_"), "{name}: {}", e.message);
+                    assert!(
+                        e.message.contains("whsec_") || e.message.contains("hex"),
+                        "{name}: {}",
+                        e.message
+                    );
                 }
                 _ => assert_eq!(config.unwrap().routes[0].scheme.name(), *name),
             }

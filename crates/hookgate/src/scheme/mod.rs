@@ -24,6 +24,7 @@
 mod aexo;
 mod axifi;
 mod custom;
+mod discord;
 mod github;
 mod linear;
 mod paddle;
@@ -36,6 +37,7 @@ mod zoom;
 pub use aexo::Aexo;
 pub use axifi::Axifi;
 pub use custom::{HmacScheme, Part, TimestampSource};
+pub use discord::Discord;
 pub use github::GitHub;
 pub use linear::Linear;
 pub use paddle::Paddle;
@@ -81,6 +83,9 @@ pub enum Algorithm {
     HmacSha512,
     /// HMAC with SHA-1 (Twilio; weak, but still what some senders use).
     HmacSha1,
+    /// An ed25519 signature (Standard Webhooks `v1a`, Discord): the route
+    /// is configured with the sender's public key, not a shared secret.
+    Ed25519,
 }
 
 impl Algorithm {
@@ -90,10 +95,13 @@ impl Algorithm {
             Algorithm::HmacSha256 => 32,
             Algorithm::HmacSha512 => 64,
             Algorithm::HmacSha1 => 20,
+            Algorithm::Ed25519 => 64,
         }
     }
 
-    /// The tag of `content` (its segments concatenated) under `key`.
+    /// The tag of `content` (its segments concatenated) under `key`: for
+    /// HMAC the shared key; for ed25519 the signing key's 32-byte seed (a
+    /// key of another length signs nothing: an empty tag).
     pub fn tag(self, key: &[u8], content: &[&[u8]]) -> Vec<u8> {
         fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], content: &[&[u8]]) -> Vec<u8> {
             // HMAC takes a key of any length, so this never fails.
@@ -108,6 +116,17 @@ impl Algorithm {
             Algorithm::HmacSha256 => run::<Hmac<sha2::Sha256>>(key, content),
             Algorithm::HmacSha512 => run::<Hmac<sha2::Sha512>>(key, content),
             Algorithm::HmacSha1 => run::<Hmac<sha1::Sha1>>(key, content),
+            Algorithm::Ed25519 => {
+                use ed25519_dalek::Signer;
+                let Ok(seed) = <[u8; 32]>::try_from(key) else {
+                    return Vec::new();
+                };
+                let message: Vec<u8> = content.concat();
+                ed25519_dalek::SigningKey::from_bytes(&seed)
+                    .sign(&message)
+                    .to_bytes()
+                    .to_vec()
+            }
         }
     }
 }
@@ -177,11 +196,12 @@ pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
     B64.decode(text).or_else(|_| B64_URL.decode(text)).ok()
 }
 
-/// One candidate tag, decoded.
+/// One candidate tag, decoded, and the algorithm it is for.
 #[derive(Clone, Copy)]
 struct Tag {
     bytes: [u8; MAX_TAG_LEN],
     len: usize,
+    algorithm: Algorithm,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -269,6 +289,7 @@ impl<'h> SignatureParts<'h> {
             tags: [Tag {
                 bytes: [0; MAX_TAG_LEN],
                 len: 0,
+                algorithm,
             }; MAX_TAGS],
             tags_len: 0,
             timestamp: None,
@@ -322,7 +343,20 @@ impl<'h> SignatureParts<'h> {
     /// well formed (a malformed entry of a list is skipped, not fatal, and
     /// an empty one never verifies). Past [`MAX_TAGS`], entries are dropped.
     pub fn try_push_tag(&mut self, encoding: Encoding, text: &[u8]) -> bool {
-        let len = self.algorithm.tag_len();
+        self.try_push_tag_as(self.algorithm, encoding, text)
+    }
+
+    /// [`try_push_tag`](Self::try_push_tag) for a tag of another algorithm
+    /// than the scheme's (Standard Webhooks lists `v1` HMAC tags and `v1a`
+    /// ed25519 signatures in one header). A key checks only the tags of
+    /// its own algorithm.
+    pub fn try_push_tag_as(
+        &mut self,
+        algorithm: Algorithm,
+        encoding: Encoding,
+        text: &[u8],
+    ) -> bool {
+        let len = algorithm.tag_len();
         let Some(slot) = self.tags.get_mut(self.tags_len) else {
             return false;
         };
@@ -330,6 +364,7 @@ impl<'h> SignatureParts<'h> {
             return false;
         }
         slot.len = len;
+        slot.algorithm = algorithm;
         self.tags_len += 1;
         true
     }
@@ -366,6 +401,14 @@ impl<'h> SignatureParts<'h> {
     pub fn tags(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.tags[..self.tags_len]
             .iter()
+            .map(|tag| &tag.bytes[..tag.len])
+    }
+
+    /// The candidate tags of `algorithm`.
+    pub fn tags_for(&self, algorithm: Algorithm) -> impl Iterator<Item = &[u8]> + '_ {
+        self.tags[..self.tags_len]
+            .iter()
+            .filter(move |tag| tag.algorithm == algorithm)
             .map(|tag| &tag.bytes[..tag.len])
     }
 
@@ -616,6 +659,14 @@ pub trait Scheme: fmt::Debug + Send + Sync + 'static {
         Algorithm::HmacSha256
     }
 
+    /// The algorithm a configured secret is a key of (default: the
+    /// scheme's). Standard Webhooks takes a `whpk_` public key for `v1a`
+    /// beside `whsec_` secrets for `v1`.
+    fn key_algorithm(&self, secret: &[u8]) -> Algorithm {
+        let _ = secret;
+        self.algorithm()
+    }
+
     /// The key bytes of a secret as the sender's dashboard shows it (default:
     /// the secret's bytes as given; Standard Webhooks decodes `whsec_` base64).
     fn decode_secret(&self, secret: &[u8]) -> Result<Vec<u8>, ConfigError> {
@@ -668,6 +719,9 @@ impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
     fn algorithm(&self) -> Algorithm {
         (**self).algorithm()
     }
+    fn key_algorithm(&self, secret: &[u8]) -> Algorithm {
+        (**self).key_algorithm(secret)
+    }
     fn decode_secret(&self, secret: &[u8]) -> Result<Vec<u8>, ConfigError> {
         (**self).decode_secret(secret)
     }
@@ -701,7 +755,7 @@ impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
 
 /// Every scheme built in, by name: `aexo`, `axifi`, `standard-webhooks`,
 /// `svix`, `github`, `stripe`, `slack`, `shopify`, `paddle`, `linear`,
-/// `zoom`.
+/// `zoom`, `discord`.
 pub fn builtin(name: &str) -> Option<std::sync::Arc<dyn Scheme>> {
     use std::sync::Arc;
     Some(match name {
@@ -716,6 +770,7 @@ pub fn builtin(name: &str) -> Option<std::sync::Arc<dyn Scheme>> {
         "paddle" => Arc::new(Paddle),
         "linear" => Arc::new(Linear),
         "zoom" => Arc::new(Zoom),
+        "discord" => Arc::new(Discord),
         _ => return None,
     })
 }
@@ -733,6 +788,7 @@ pub const BUILTIN: &[&str] = &[
     "paddle",
     "linear",
     "zoom",
+    "discord",
 ];
 
 /// The single value of a required header, or the rejection for its absence
