@@ -80,9 +80,20 @@ fn schemes() -> Vec<(String, Arc<dyn Scheme>)> {
     all
 }
 
+/// The URL the senders that sign it (Square, Twilio) are configured to
+/// call: not the server's own address, as behind a proxy.
+fn public_url(scheme: &dyn Scheme) -> String {
+    format!("https://hooks.example.com/in/{}", scheme.name())
+}
+
 fn verifier(label: &str, scheme: &Arc<dyn Scheme>) -> Verifier {
     let key = testing::verifying_secret(&**scheme, secret_for(label)).unwrap();
-    Verifier::new(scheme.clone(), Secrets::single(key).unwrap()).unwrap()
+    let secrets = Secrets::single(key).unwrap();
+    if scheme.signs_url() {
+        Verifier::with_public_url(scheme.clone(), secrets, &public_url(&**scheme)).unwrap()
+    } else {
+        Verifier::new(scheme.clone(), secrets).unwrap()
+    }
 }
 
 fn path(label: &str) -> String {
@@ -111,17 +122,24 @@ fn delivery(scheme: &dyn Scheme, n: u32, secret: &str, age: Duration) -> Deliver
     let id = format!("evt_senders_{n}");
     let event = "thing.happened".to_owned();
     let at = SystemTime::now() - age;
-    let body = testing::sample_body(
-        scheme,
-        &id,
-        &event,
-        serde_json::json!({"n": n}),
-        time::OffsetDateTime::from(at),
-    );
+    let body = if scheme.name() == "twilio" {
+        // Twilio posts forms.
+        format!("MessageSid=SM{n:08}&From=%2B14155550100&Body=Hello+{n}").into_bytes()
+    } else {
+        testing::sample_body(
+            scheme,
+            &id,
+            &event,
+            serde_json::json!({"n": n}),
+            time::OffsetDateTime::from(at),
+        )
+    };
+    let url = public_url(scheme);
     let mut input = SignInput::new(&body);
     input.timestamp = at;
     input.id = Some(&id);
     input.event = Some(&event);
+    input.url = Some(&url);
     let headers = testing::sign_input(scheme, secret, &input);
     assert!(!headers.is_empty(), "{}", scheme.name());
     Delivery {
@@ -252,11 +270,12 @@ async fn check_server(addr: SocketAddr, base: u32) {
         assert_eq!(reply.status, 401, "{name} no signature: {}", text(&reply));
 
         // A day-old signature: refused where the scheme signs a timestamp
-        // (header or body); GitHub and Shopify sign none, so their replay
-        // protection is the dedupe window, which holds this new event id.
+        // (header or body); GitHub, Shopify, Square and Twilio sign none, so
+        // their replay protection is the dedupe window, which holds this
+        // new event id.
         let old = delivery(scheme, n + 3000, secret, Duration::from_secs(86_400 * 2));
         let reply = wire::post(addr, &p, &old.headers, &old.body).await;
-        let signs_time = !matches!(name, "github" | "shopify");
+        let signs_time = !matches!(name, "github" | "shopify" | "square" | "twilio");
         let want = if signs_time { 401 } else { 200 };
         assert_eq!(reply.status, want, "{name} two days old: {}", text(&reply));
     }
@@ -298,4 +317,33 @@ async fn every_scheme_through_the_tower_layer_with_oneshot() {
             scheme.name()
         );
     }
+}
+
+/// Twilio's JSON deliveries sign the URL with the body's hash in its query:
+/// both adapters hand the request's query to the verifier.
+async fn check_twilio_json(addr: SocketAddr) {
+    use sha2::Digest;
+    let scheme = scheme::builtin("twilio").unwrap();
+    let body = br#"{"AccountSid":"AC1","EventType":"com.twilio.messaging.message.delivered"}"#;
+    let hash = hex::encode(sha2::Sha256::digest(body));
+    let query = format!("tenant=7&bodySHA256={hash}");
+    let url = format!("{}?{query}", public_url(&*scheme));
+    let mut input = SignInput::new(body);
+    input.url = Some(&url);
+    let headers = testing::sign_input(&*scheme, secret_for("twilio"), &input);
+    let ok = wire::post(addr, &format!("/hook/twilio?{query}"), &headers, body).await;
+    assert_eq!(ok.status, 200, "{}", text(&ok));
+    // The same signature, another body: its hash no longer matches.
+    let other = br#"{"AccountSid":"AC2","EventType":"com.twilio.messaging.message.delivered"}"#;
+    let bad = wire::post(addr, &format!("/hook/twilio?{query}"), &headers, other).await;
+    assert_eq!(bad.status, 401, "{}", text(&bad));
+    // The query changed on the way: the signed URL is not the one called.
+    let moved = wire::post(addr, &format!("/hook/twilio?{query}&x=1"), &headers, body).await;
+    assert_eq!(moved.status, 401, "{}", text(&moved));
+}
+
+#[tokio::test]
+async fn a_signed_query_reaches_the_verifier_through_both_adapters() {
+    check_twilio_json(axum_server().await).await;
+    check_twilio_json(actix_server()).await;
 }

@@ -75,6 +75,10 @@ pub(crate) enum Scheme {
     /// Discord: `X-Signature-Ed25519: <hex>`, `X-Signature-Timestamp` (sign
     /// with the private key's hex seed, verify with the hex public key).
     Discord,
+    /// Square: `x-square-hmacsha256-signature: <base64>` over the notification URL and the body (needs --url).
+    Square,
+    /// Twilio: `X-Twilio-Signature: <base64 HMAC-SHA1>` over the URL and the sorted form (needs --url).
+    Twilio,
 }
 
 impl Scheme {
@@ -93,6 +97,8 @@ impl Scheme {
             Scheme::Linear => "linear",
             Scheme::Zoom => "zoom",
             Scheme::Discord => "discord",
+            Scheme::Square => "square",
+            Scheme::Twilio => "twilio",
         }
     }
 
@@ -123,6 +129,8 @@ impl Scheme {
             Scheme::Discord => {
                 "X-Signature-Ed25519: <128 hex digits>, X-Signature-Timestamp: <unix seconds>"
             }
+            Scheme::Square => "x-square-hmacsha256-signature: <base64 of 32 bytes>",
+            Scheme::Twilio => "X-Twilio-Signature: <base64 of 20 bytes>",
         }
     }
 
@@ -134,9 +142,28 @@ impl Scheme {
         }
     }
 
-    pub(crate) fn verifier(self, secret: &str) -> Result<hookgate::Verifier, String> {
+    /// A verifier; `url` is the URL the sender called, for the schemes
+    /// that sign it (its query, if any, is the request's).
+    pub(crate) fn verifier(
+        self,
+        secret: &str,
+        url: Option<&str>,
+    ) -> Result<hookgate::Verifier, String> {
         let secrets = hookgate::Secrets::single(secret).map_err(|e| e.to_string())?;
-        hookgate::Verifier::new(self.scheme(), secrets).map_err(|e| e.to_string())
+        let scheme = self.scheme();
+        match url {
+            Some(url) if scheme.signs_url() => {
+                let base = url.split_once('?').map_or(url, |(base, _)| base);
+                hookgate::Verifier::with_public_url(scheme, secrets, base)
+            }
+            _ => hookgate::Verifier::new(scheme, secrets),
+        }
+        .map_err(|e| match url {
+            None if self.scheme().signs_url() => {
+                format!("{e} (give --url, the URL the sender called)")
+            }
+            _ => e.to_string(),
+        })
     }
 }
 
@@ -158,6 +185,9 @@ struct SignArgs {
     /// The event type, for schemes that send it in a header (GitHub, Shopify).
     #[arg(long)]
     event: Option<String>,
+    /// The URL the request goes to, for schemes that sign it (Square, Twilio).
+    #[arg(long)]
+    url: Option<String>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -185,6 +215,13 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     let mut input = hookgate::scheme::SignInput::new(&body);
     input.id = args.id.as_deref();
     input.event = args.event.as_deref();
+    input.url = args.url.as_deref();
+    if args.scheme.scheme().signs_url() && input.url.is_none() {
+        return Err(format!(
+            "{} signs the URL it calls: give --url",
+            args.scheme.name()
+        ));
+    }
     let headers = args
         .scheme
         .scheme()
@@ -219,6 +256,8 @@ pub(crate) fn display_name(name: &str) -> String {
         "linear-delivery" => "Linear-Delivery".into(),
         "x-signature-ed25519" => "X-Signature-Ed25519".into(),
         "x-signature-timestamp" => "X-Signature-Timestamp".into(),
+        "x-twilio-signature" => "X-Twilio-Signature".into(),
+        "i-twilio-idempotency-token" => "I-Twilio-Idempotency-Token".into(),
         other => other.into(),
     }
 }

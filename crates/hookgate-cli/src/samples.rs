@@ -26,6 +26,8 @@ pub(crate) fn event_types(scheme: Scheme) -> &'static [&'static str] {
         Scheme::Linear => &["Issue", "Comment"],
         Scheme::Zoom => &["meeting.started", "meeting.ended"],
         Scheme::Discord => &["2"],
+        Scheme::Square => &["payment.updated"],
+        Scheme::Twilio => &["sms.received"],
     }
 }
 
@@ -106,6 +108,9 @@ fn data(event: &str, n: u64) -> serde_json::Value {
             json!({"account_id": "AAAAAABBBB", "object": {"id": 1234567890 + n, "topic": "Standup"}})
         }
         "2" => json!({"id": "1234567890", "name": "ping", "type": 1}),
+        "payment.updated" => {
+            json!({"type": "payment", "id": format!("pay_{n:06}"), "object": {"payment": {"status": "COMPLETED"}}})
+        }
         "compound.created" => json!({
             "id": format!("compound-{n}"),
             "name": "Aspirin",
@@ -123,6 +128,11 @@ pub(crate) fn body(scheme: Scheme, event: &str, n: u64, run: u64) -> Vec<u8> {
     match scheme {
         Scheme::Aexo => testing::aexo_body_at(&delivery_id(n, run), event, data(event, n), now),
         Scheme::Axifi => testing::axifi_body_at(event, data(event, n), now),
+        // Twilio posts forms.
+        Scheme::Twilio => format!(
+            "MessageSid=SM{run:x}{n:08}&From=%2B14155550100&To=%2B14155550199&Body=Hello+{n}"
+        )
+        .into_bytes(),
         other => testing::sample_body(
             &*other.scheme(),
             &delivery_id(n, run),

@@ -145,6 +145,7 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
             let id = samples::delivery_id(n, run_id);
             let mut input = hookgate::scheme::SignInput::new(&body);
             input.event = Some(&event);
+            input.url = Some(&args.url);
             if fixed_body.is_none() {
                 input.id = Some(&id);
             }

@@ -25,6 +25,10 @@ pub(crate) struct VerifyArgs {
     /// The body, byte for byte.
     #[arg(long, value_name = "FILE", requires = "headers")]
     body: Option<PathBuf>,
+    /// The URL the sender called, for schemes that sign it (Square,
+    /// Twilio), with its query.
+    #[arg(long)]
+    url: Option<String>,
     /// Check freshness as of this time (RFC 3339), e.g. when the delivery arrived.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
@@ -90,7 +94,12 @@ fn split_request(raw: &[u8]) -> Option<(&[u8], &[u8])> {
 
 pub(crate) fn run(args: &VerifyArgs) -> Result<bool, String> {
     let secret = args.secret.read()?;
-    let verifier = args.scheme.verifier(&secret)?;
+    let verifier = args.scheme.verifier(&secret, args.url.as_deref())?;
+    let query = args
+        .url
+        .as_deref()
+        .and_then(|u| u.split_once('?'))
+        .map(|(_, q)| q);
     let (headers, body) = load(args)?;
     let now = match &args.at {
         Some(text) => SystemTime::from(
@@ -99,7 +108,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<bool, String> {
         ),
         None => SystemTime::now(),
     };
-    match verifier.verify_at(&headers, body.clone(), now) {
+    match verifier.verify_request(&headers, query, body.clone(), now) {
         Ok(event) => {
             println!(
                 "verified: {} {} event{}{}, signed with secret #{}",

@@ -48,7 +48,16 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The URL the senders that sign it are configured to call.
+fn public_url(name: &str) -> String {
+    format!("https://hooks.example.com/in/{name}")
+}
+
 fn sample(scheme: &dyn Scheme, n: usize) -> Vec<u8> {
+    if scheme.name() == "twilio" {
+        // Twilio posts forms.
+        return format!("MessageSid=SM{n:08}&From=%2B14155550100&Body=Hi+{n}").into_bytes();
+    }
     testing::sample_body(
         scheme,
         &format!("evt_cli_{n}"),
@@ -80,19 +89,21 @@ fn sign_then_verify_as_processes_for_every_scheme() {
         let body_file = dir.join(format!("{name}.json"));
         std::fs::write(&body_file, &body).unwrap();
         let id = format!("evt_cli_{n}");
-        let (ok, out, err) = run(
-            &[
-                "sign",
-                "--scheme",
-                name,
-                "--id",
-                &id,
-                "--event",
-                "thing.happened",
-                body_file.to_str().unwrap(),
-            ],
-            secret_for(name),
-        );
+        let url = public_url(name);
+        let mut args = vec![
+            "sign",
+            "--scheme",
+            name,
+            "--id",
+            &id,
+            "--event",
+            "thing.happened",
+        ];
+        if scheme.signs_url() {
+            args.extend(["--url", url.as_str()]);
+        }
+        args.push(body_file.to_str().unwrap());
+        let (ok, out, err) = run(&args, secret_for(name));
         assert!(ok, "{name}: {err}");
         assert!(
             out.to_ascii_lowercase().contains(scheme.signature_header()),
@@ -101,18 +112,19 @@ fn sign_then_verify_as_processes_for_every_scheme() {
         let headers_file = dir.join(format!("{name}.headers"));
         std::fs::write(&headers_file, &out).unwrap();
         let verify = |body: &Path, secret: &str| {
-            run(
-                &[
-                    "verify",
-                    "--scheme",
-                    name,
-                    "--headers",
-                    headers_file.to_str().unwrap(),
-                    "--body",
-                    body.to_str().unwrap(),
-                ],
-                secret,
-            )
+            let mut args = vec![
+                "verify",
+                "--scheme",
+                name,
+                "--headers",
+                headers_file.to_str().unwrap(),
+                "--body",
+                body.to_str().unwrap(),
+            ];
+            if scheme.signs_url() {
+                args.extend(["--url", url.as_str()]);
+            }
+            run(&args, secret)
         };
         let (ok, out, err) = verify(&body_file, &verifying_secret_for(name));
         assert!(ok && out.starts_with("verified:"), "{name}: {out} {err}");
@@ -159,8 +171,13 @@ impl App {
         let mut router = axum::Router::new();
         for name in scheme::BUILTIN {
             let s = scheme::builtin(name).unwrap();
-            let verifier =
-                Verifier::new(s, Secrets::single(verifying_secret_for(name)).unwrap()).unwrap();
+            let secrets = Secrets::single(verifying_secret_for(name)).unwrap();
+            // The application checks the same URL the sender signed.
+            let verifier = if s.signs_url() {
+                Verifier::with_public_url(s, secrets, &public_url(name)).unwrap()
+            } else {
+                Verifier::new(s, secrets).unwrap()
+            };
             let layer = WebhookLayer::new(verifier)
                 .with_dedupe(MemoryStore::new())
                 .unwrap();
@@ -209,6 +226,9 @@ fn start_proxy(dir: &Path, app: SocketAddr) -> Proxy {
             "\n[[route]]\npath = \"/hook/{name}\"\nscheme = \"{name}\"\n\
              secrets = [{{ file = \"{name}.secret\" }}]\nupstream = \"http://{app}/app/{name}\"\n"
         ));
+        if scheme::builtin(name).unwrap().signs_url() {
+            text.push_str(&format!("public_url = \"{}\"\n", public_url(name)));
+        }
     }
     let config = dir.join("hookgate.toml");
     std::fs::write(&config, text).unwrap();
@@ -239,9 +259,11 @@ async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies
         let scheme = scheme::builtin(name).unwrap();
         let body = sample(&*scheme, n);
         let id = format!("evt_cli_{n}");
+        let url = public_url(name);
         let mut input = SignInput::new(&body);
         input.id = Some(&id);
         input.event = Some("thing.happened");
+        input.url = Some(&url);
         let headers = testing::sign_input(&*scheme, secret_for(name), &input);
         let post = |headers: &[(&'static str, String)]| {
             let mut req = client

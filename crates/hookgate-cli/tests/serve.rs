@@ -381,8 +381,8 @@ fn a_bad_config_is_refused_at_start_with_the_line_and_the_reason() {
     // setting, 7 the dedupe store's second line, 9-12 the route.
     let cases = [
         (
-            good.replace("scheme = \"aexo\"", "scheme = \"stripe\""),
-            "hookgate.toml:10: unknown scheme \"stripe\"",
+            good.replace("scheme = \"aexo\"", "scheme = \"acme\""),
+            "hookgate.toml:10: unknown scheme \"acme\"",
         ),
         (
             good.replace(
@@ -447,11 +447,23 @@ fn a_bad_config_is_refused_at_start_with_the_line_and_the_reason() {
     ];
     for (text, expected) in cases {
         std::fs::write(&path, &text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
             .args(["serve", "--config"])
             .arg(&path)
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        // A file that is wrongly accepted would serve forever: stop it.
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{expected}: the proxy started with this file\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{expected}: {stderr}");
         assert!(

@@ -13,7 +13,8 @@
 //! The `schemes` group checks one scheme of each family at 2 KB against a
 //! bare HMAC-SHA256 over the same signed bytes in the same run: hex tag
 //! (GitHub), base64 tag (Shopify), a list of three signatures with a
-//! signed id and timestamp (Standard Webhooks); and an ed25519 signature
+//! signed id and timestamp (Standard Webhooks); a URL-signed scheme
+//! (Square, the public URL and the body); and an ed25519 signature
 //! (Discord) against a bare `verify_strict` of the same bytes.
 //! `verify_signature` there includes the header parsing and decoding of
 //! the scheme.
@@ -125,6 +126,28 @@ fn bench_schemes(c: &mut Criterion) {
             })
         });
         group.bench_function(BenchmarkId::new("verify_signature", label), |b| {
+            b.iter(|| black_box(verifier.verify_signature(black_box(&headers), black_box(&body))))
+        });
+    }
+    // URL-signed (Square): the public URL and the body.
+    {
+        use hookgate::scheme::Square;
+        let url = "https://hooks.example.com/webhooks/square";
+        let mut input = SignInput::new(&body);
+        input.url = Some(url);
+        let headers = Square.sign(SECRET.as_bytes(), &input).unwrap();
+        let verifier =
+            Verifier::with_public_url(Square, Secrets::single(SECRET).unwrap(), url).unwrap();
+        assert!(verifier.verify_signature(&headers, &body).is_ok());
+        let signed = [url.as_bytes(), &body[..]].concat();
+        group.bench_function(BenchmarkId::new("bare_hmac", "square_url"), |b| {
+            b.iter(|| {
+                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+                mac.update(black_box(&signed));
+                black_box(mac.finalize().into_bytes())
+            })
+        });
+        group.bench_function(BenchmarkId::new("verify_signature", "square_url"), |b| {
             b.iter(|| black_box(verifier.verify_signature(black_box(&headers), black_box(&body))))
         });
     }

@@ -284,11 +284,14 @@ impl Verifier {
             return Err(Rejection::MalformedSignature);
         }
         for (index, key) in self.keys.iter().enumerate() {
-            if key.matches(parts.content(body), parts.tags_for(key.algorithm())) {
-                return Ok(SignatureMatch {
-                    secret_index: index,
-                    timestamp: parts.timestamp(),
-                });
+            for variant in 0..parts.variants() {
+                let content = parts.content_variant(body, variant);
+                if key.matches(content, parts.tags_for(key.algorithm())) {
+                    return Ok(SignatureMatch {
+                        secret_index: index,
+                        timestamp: parts.timestamp(),
+                    });
+                }
             }
         }
         Err(Rejection::BadSignature)
@@ -313,7 +316,19 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<SignatureMatch, Rejection> {
-        let matched = self.verify_signature(headers, body)?;
+        self.authenticate_request(headers, None, body, now)
+    }
+
+    /// [`authenticate_at`](Self::authenticate_at) for a request whose
+    /// query string is `query` (schemes that sign the URL need it).
+    pub fn authenticate_request(
+        &self,
+        headers: &dyn Headers,
+        query: Option<&str>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<SignatureMatch, Rejection> {
+        let matched = self.verify_signature_with_query(headers, query, body)?;
         if let Some(at) = matched.timestamp {
             self.check_freshness(at, now)?;
         }
@@ -346,7 +361,7 @@ impl Verifier {
         query: Option<&str>,
         body: Bytes,
     ) -> Result<VerifiedEvent, Rejection> {
-        self.verify_full(headers, query, body, self.clock.now())
+        self.verify_request(headers, query, body, self.clock.now())
     }
 
     /// [`verify`](Self::verify) with an explicit "now", for tests and for
@@ -357,10 +372,12 @@ impl Verifier {
         body: Bytes,
         now: SystemTime,
     ) -> Result<VerifiedEvent, Rejection> {
-        self.verify_full(headers, None, body, now)
+        self.verify_request(headers, None, body, now)
     }
 
-    fn verify_full(
+    /// The whole check with everything explicit: the request's query
+    /// string (schemes that sign the URL need it) and "now".
+    pub fn verify_request(
         &self,
         headers: &dyn Headers,
         query: Option<&str>,

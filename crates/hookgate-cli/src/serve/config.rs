@@ -93,6 +93,8 @@ struct Route {
     path: Spanned<String>,
     scheme: Spanned<String>,
     hmac: Option<Spanned<super::scheme_config::HmacTable>>,
+    /// The URL the sender calls, for schemes that sign it (Square, Twilio).
+    public_url: Option<Spanned<String>>,
     secrets: Spanned<Vec<Spanned<SecretRef>>>,
     upstream: Spanned<String>,
     max_body_bytes: Option<usize>,
@@ -173,6 +175,8 @@ pub(crate) enum StoreConfig {
 pub(crate) struct RouteConfig {
     pub(crate) path: String,
     pub(crate) scheme: std::sync::Arc<dyn hookgate::scheme::Scheme>,
+    /// The URL the sender calls, for schemes that sign it.
+    pub(crate) public_url: Option<String>,
     pub(crate) secrets: Vec<String>,
     pub(crate) upstream: http::Uri,
     pub(crate) max_body_bytes: Option<usize>,
@@ -464,9 +468,41 @@ fn route_section(
     route_path(text, &r.path, earlier)?;
     let upstream = upstream(text, &r.upstream)?;
     let secrets = secrets(text, base, &r.secrets)?;
+    let public_url = match (&r.public_url, scheme.signs_url()) {
+        (Some(url), true) => {
+            let probe = hookgate::Secrets::single("probe").and_then(|s| {
+                hookgate::Verifier::with_public_url(scheme.clone(), s, url.get_ref()).map(|_| ())
+            });
+            if let Err(e) = probe {
+                return Err(ConfigError::at(text, url.span(), e.to_string()));
+            }
+            Some(url.get_ref().clone())
+        }
+        (None, true) => {
+            return Err(ConfigError::at(
+                text,
+                r.scheme.span(),
+                format!(
+                    "{} signs the URL it calls: set public_url to that URL, as configured at the \
+                     sender (behind a proxy the request's own URL is not it)",
+                    scheme.name()
+                ),
+            ))
+        }
+        (Some(url), false) => {
+            return Err(ConfigError::at(
+                text,
+                url.span(),
+                format!("{} does not sign a URL: remove public_url", scheme.name()),
+            ))
+        }
+        (None, false) => None,
+    };
     // The secrets in the scheme's form (a Standard Webhooks secret is base64).
-    let keyed = hookgate::Secrets::new(&secrets)
-        .and_then(|s| hookgate::Verifier::new(scheme.clone(), s).map(|_| ()));
+    let keyed = hookgate::Secrets::new(&secrets).and_then(|s| match &public_url {
+        Some(url) => hookgate::Verifier::with_public_url(scheme.clone(), s, url).map(|_| ()),
+        None => hookgate::Verifier::new(scheme.clone(), s).map(|_| ()),
+    });
     if let Err(e) = keyed {
         return Err(ConfigError::at(text, r.secrets.span(), e.to_string()));
     }
@@ -475,6 +511,7 @@ fn route_section(
         inbox,
         path: r.path.get_ref().clone(),
         scheme,
+        public_url,
         secrets,
         upstream,
         max_body_bytes: r.max_body_bytes,
@@ -807,6 +844,21 @@ upstream = "http://127.0.0.1:3000/webhooks/aexo"
             // Standard Webhooks, Svix and Discord refuse it on the secrets
             // line; every other scheme takes it.
             match *name {
+                "square" | "twilio" => {
+                    let e = config.unwrap_err();
+                    assert!(e.message.contains("public_url"), "{name}: {}", e.message);
+                    let with_url = GOOD
+                        .replace("scheme = \"aexo\"", &format!("scheme = \"{name}\""))
+                        .replace(
+                            "[[route]]\n",
+                            "[[route]]\npublic_url = \"https://hooks.example.com/in\"\n",
+                        );
+                    let config = parse(&with_url, Path::new(".")).unwrap();
+                    assert_eq!(
+                        config.routes[0].public_url.as_deref(),
+                        Some("https://hooks.example.com/in")
+                    );
+                }
                 "standard-webhooks" | "svix" | "discord" => {
                     let e = config.unwrap_err();
                     assert_eq!(e.line, Some(8), "{name}");

@@ -317,8 +317,11 @@ impl Router {
         for route in &config.routes {
             let secrets =
                 hookgate::Secrets::new(&route.secrets).map_err(|e| plain(e.to_string()))?;
-            let mut verifier: Verifier =
-                Verifier::new(route.scheme.clone(), secrets).map_err(|e| plain(e.to_string()))?;
+            let mut verifier: Verifier = match &route.public_url {
+                Some(url) => Verifier::with_public_url(route.scheme.clone(), secrets, url),
+                None => Verifier::new(route.scheme.clone(), secrets),
+            }
+            .map_err(|e| plain(e.to_string()))?;
             if let Some(limit) = route.max_body_bytes {
                 verifier = verifier.max_body_bytes(limit);
             }

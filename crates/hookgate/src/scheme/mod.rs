@@ -30,8 +30,10 @@ mod linear;
 mod paddle;
 mod shopify;
 mod slack;
+mod square;
 mod standard;
 mod stripe;
+mod twilio;
 mod zoom;
 
 pub use aexo::Aexo;
@@ -43,8 +45,10 @@ pub use linear::Linear;
 pub use paddle::Paddle;
 pub use shopify::Shopify;
 pub use slack::Slack;
+pub use square::Square;
 pub use standard::StandardWebhooks;
 pub use stripe::Stripe;
+pub use twilio::Twilio;
 pub use zoom::Zoom;
 
 use std::fmt;
@@ -209,7 +213,12 @@ enum Segment<'h> {
     Borrowed(&'h [u8]),
     Body,
     Owned(usize, usize),
+    /// One of the content's variants (see [`SignatureParts::push_one_of`]).
+    OneOf,
 }
+
+/// Most variants of one segment ([`SignatureParts::push_one_of`]).
+pub const MAX_VARIANTS: usize = 3;
 
 /// A request as a scheme sees it: its headers, its raw body and, for the
 /// schemes that sign it, the public URL the sender called.
@@ -262,6 +271,8 @@ pub struct SignatureParts<'h> {
     content: [Segment<'h>; MAX_SEGMENTS],
     content_len: usize,
     owned: Vec<u8>,
+    variants: [(usize, usize); MAX_VARIANTS],
+    variants_len: usize,
     tags: [Tag; MAX_TAGS],
     tags_len: usize,
     timestamp: Option<SystemTime>,
@@ -286,6 +297,8 @@ impl<'h> SignatureParts<'h> {
             content: [Segment::Body; MAX_SEGMENTS],
             content_len: 0,
             owned: Vec::new(),
+            variants: [(0, 0); MAX_VARIANTS],
+            variants_len: 0,
             tags: [Tag {
                 bytes: [0; MAX_TAG_LEN],
                 len: 0,
@@ -322,6 +335,29 @@ impl<'h> SignatureParts<'h> {
         let start = self.owned.len();
         self.owned.extend_from_slice(bytes);
         self.push_segment(Segment::Owned(start, self.owned.len()))
+    }
+
+    /// Appends one segment that may be any of `options` (copied): the tags
+    /// are checked against the content with each in turn. For a sender
+    /// whose signed URL may or may not carry its default port (Twilio).
+    /// At most [`MAX_VARIANTS`] options, and one such segment.
+    pub fn push_one_of(&mut self, options: &[&[u8]]) -> Result<(), Rejection> {
+        if self.variants_len > 0 || options.is_empty() || options.len() > MAX_VARIANTS {
+            return Err(Rejection::MalformedSignature);
+        }
+        for (slot, option) in self.variants.iter_mut().zip(options) {
+            let start = self.owned.len();
+            self.owned.extend_from_slice(option);
+            *slot = (start, self.owned.len());
+        }
+        self.variants_len = options.len();
+        self.push_segment(Segment::OneOf)
+    }
+
+    /// How many variants the signed content has (1 without a
+    /// [`push_one_of`](Self::push_one_of) segment).
+    pub fn variants(&self) -> usize {
+        self.variants_len.max(1)
     }
 
     /// Adds a candidate tag written in `encoding`. A tag that does not
@@ -386,14 +422,30 @@ impl<'h> SignatureParts<'h> {
         self.algorithm
     }
 
-    /// The signed content's segments, in order, with the body in its place.
+    /// The signed content's segments, in order, with the body in its place
+    /// (the first variant, when there are several).
     pub fn content<'a>(&'a self, body: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.content_variant(body, 0)
+    }
+
+    /// The signed content with variant `variant` of its one-of segment.
+    pub fn content_variant<'a>(
+        &'a self,
+        body: &'a [u8],
+        variant: usize,
+    ) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let owned = |(start, end): (usize, usize)| self.owned.get(start..end).unwrap_or_default();
         self.content[..self.content_len]
             .iter()
             .map(move |segment| match *segment {
                 Segment::Borrowed(bytes) => bytes,
                 Segment::Body => body,
-                Segment::Owned(start, end) => self.owned.get(start..end).unwrap_or_default(),
+                Segment::Owned(start, end) => owned((start, end)),
+                Segment::OneOf => self
+                    .variants
+                    .get(variant)
+                    .map(|range| owned(*range))
+                    .unwrap_or_default(),
             })
     }
 
@@ -755,7 +807,9 @@ impl<S: Scheme + ?Sized> Scheme for std::sync::Arc<S> {
 
 /// Every scheme built in, by name: `aexo`, `axifi`, `standard-webhooks`,
 /// `svix`, `github`, `stripe`, `slack`, `shopify`, `paddle`, `linear`,
-/// `zoom`, `discord`.
+/// `zoom`, `discord`, `square`, `twilio`. Square and Twilio sign the URL
+/// they call: build their verifiers with
+/// [`Verifier::with_public_url`](crate::Verifier::with_public_url).
 pub fn builtin(name: &str) -> Option<std::sync::Arc<dyn Scheme>> {
     use std::sync::Arc;
     Some(match name {
@@ -771,6 +825,8 @@ pub fn builtin(name: &str) -> Option<std::sync::Arc<dyn Scheme>> {
         "linear" => Arc::new(Linear),
         "zoom" => Arc::new(Zoom),
         "discord" => Arc::new(Discord),
+        "square" => Arc::new(Square),
+        "twilio" => Arc::new(Twilio),
         _ => return None,
     })
 }
@@ -789,6 +845,8 @@ pub const BUILTIN: &[&str] = &[
     "linear",
     "zoom",
     "discord",
+    "square",
+    "twilio",
 ];
 
 /// The single value of a required header, or the rejection for its absence
