@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hookgate::dedupe::MemoryStore;
+use hookgate::handshake::Handshake;
 use hookgate::scheme::{
     self, Algorithm, Encoding, Field, HmacScheme, Part, Scheme, SignInput, Source, TimeFormat,
     TimestampSource,
@@ -86,14 +87,33 @@ fn public_url(scheme: &dyn Scheme) -> String {
     format!("https://hooks.example.com/in/{}", scheme.name())
 }
 
+/// The verify token of the Meta handshake on the `github` route.
+const META_TOKEN: &str = "meta-verify-token-1";
+
 fn verifier(label: &str, scheme: &Arc<dyn Scheme>) -> Verifier {
     let key = testing::verifying_secret(&**scheme, secret_for(label)).unwrap();
     let secrets = Secrets::single(key).unwrap();
-    if scheme.signs_url() {
+    let v = if scheme.signs_url() {
         Verifier::with_public_url(scheme.clone(), secrets, &public_url(&**scheme)).unwrap()
     } else {
         Verifier::new(scheme.clone(), secrets).unwrap()
-    }
+    };
+    // Each sender's own handshake on its route, and the unsigned ones on
+    // the GitHub route (any route may answer those).
+    let handshakes = match label {
+        "slack" => vec![Handshake::SlackUrlVerification],
+        "zoom" => vec![Handshake::ZoomUrlValidation],
+        "discord" => vec![Handshake::DiscordPing],
+        "github" => vec![
+            Handshake::GraphValidation,
+            Handshake::DropboxChallenge,
+            Handshake::MetaVerifyToken(META_TOKEN.into()),
+        ],
+        _ => vec![],
+    };
+    handshakes
+        .into_iter()
+        .fold(v, |v, h| v.handshake(h).unwrap())
 }
 
 fn path(label: &str) -> String {
@@ -170,7 +190,6 @@ fn expected(scheme: &dyn Scheme, d: &Delivery) -> String {
 }
 
 fn axum_app() -> axum::Router {
-    use axum::routing::post;
     use hookgate_axum::{Webhook, WebhookLayer};
     let mut app = axum::Router::new();
     for (label, scheme) in schemes() {
@@ -179,7 +198,8 @@ fn axum_app() -> axum::Router {
             .unwrap();
         app = app.route(
             &path(&label),
-            post(|hook: Webhook<()>| async move { seen(hook.meta()) }).layer(layer),
+            // `any`: the handshakes of some senders are GETs.
+            axum::routing::any(|hook: Webhook<()>| async move { seen(hook.meta()) }).layer(layer),
         );
     }
     app
@@ -211,7 +231,7 @@ fn actix_server() -> SocketAddr {
                 let mut app = App::new();
                 for (p, mw) in &routes {
                     app = app.service(web::resource(p.as_str()).wrap(mw.clone()).route(
-                        web::post().to(|hook: Webhook<()>| async move {
+                        web::route().to(|hook: Webhook<()>| async move {
                             HttpResponse::Ok().body(seen(hook.meta()))
                         }),
                     ));
@@ -346,4 +366,98 @@ async fn check_twilio_json(addr: SocketAddr) {
 async fn a_signed_query_reaches_the_verifier_through_both_adapters() {
     check_twilio_json(axum_server().await).await;
     check_twilio_json(actix_server()).await;
+}
+
+/// A signed delivery of `body` for `label`'s route, as its sender signs it.
+fn signed_body(label: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    let scheme = scheme::builtin(label).unwrap();
+    testing::sign(&*scheme, secret_for(label), body)
+}
+
+async fn get(addr: SocketAddr, target: &str) -> Reply {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    wire::read_response(&mut stream).await
+}
+
+/// Every handshake, answered by the layer without the handler.
+async fn check_handshakes(addr: SocketAddr) {
+    // Slack's documented url_verification.
+    let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let reply = wire::post(addr, "/hook/slack", &signed_body("slack", body), body).await;
+    assert_eq!(reply.status, 200, "{}", text(&reply));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+    );
+    // Unsigned, or signed with another secret: 401 like any forgery.
+    let forged = testing::sign(&scheme::Slack, "not-the-secret", body);
+    let reply = wire::post(addr, "/hook/slack", &forged, body).await;
+    assert_eq!(reply.status, 401);
+
+    // Zoom: the plain token back, with its HMAC under the secret token.
+    let body = br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
+    let reply = wire::post(addr, "/hook/zoom", &signed_body("zoom", body), body).await;
+    assert_eq!(reply.status, 200, "{}", text(&reply));
+    let want = hex::encode(
+        Algorithm::HmacSha256.tag(secret_for("zoom").as_bytes(), &[b"qgg8vlvZRS6UYooatFL8Aw"]),
+    );
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": want})
+    );
+
+    // Discord: an interaction PING gets a PONG, a webhook-event PING 204.
+    let body = br#"{"id":"1","application_id":"2","type":1,"version":1}"#;
+    let reply = wire::post(addr, "/hook/discord", &signed_body("discord", body), body).await;
+    assert_eq!(
+        (reply.status, reply.json()),
+        (200, serde_json::json!({"type": 1}))
+    );
+    let body = br#"{"version":1,"application_id":"2","type":0}"#;
+    let reply = wire::post(addr, "/hook/discord", &signed_body("discord", body), body).await;
+    assert_eq!(reply.status, 204, "{}", text(&reply));
+
+    // Microsoft Graph: the decoded token, as text that is not sniffed.
+    let reply = wire::post(
+        addr,
+        "/hook/github?validationToken=Validation%3A%20Testing",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", text(&reply));
+    assert_eq!(text(&reply), "Validation: Testing");
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert!(reply
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+
+    // Dropbox and Meta: GETs.
+    let reply = get(addr, "/hook/github?challenge=dropbox-challenge-9").await;
+    assert_eq!(
+        (reply.status, text(&reply).as_str()),
+        (200, "dropbox-challenge-9")
+    );
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    let meta = |token: &str| {
+        format!("/hook/github?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444")
+    };
+    let reply = get(addr, &meta(META_TOKEN)).await;
+    assert_eq!((reply.status, text(&reply).as_str()), (200, "1158201444"));
+    let reply = get(addr, &meta("guess")).await;
+    assert_eq!(reply.status, 403);
+
+    // A route that did not opt in treats the same requests as deliveries.
+    let reply = get(addr, "/hook/stripe?challenge=x").await;
+    assert_eq!(reply.status, 401, "{}", text(&reply));
+}
+
+#[tokio::test]
+async fn handshakes_are_answered_by_the_layer_in_both_adapters() {
+    check_handshakes(axum_server().await).await;
+    check_handshakes(actix_server()).await;
 }

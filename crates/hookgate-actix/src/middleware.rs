@@ -179,6 +179,11 @@ where
                         return answered(req, intake.reject(rejection).into());
                     }
                 }
+                let method = http::Method::from_bytes(req.method().as_str().as_bytes()).ok();
+                let query = Some(req.query_string()).filter(|q| !q.is_empty());
+                if let Some(answer) = method.and_then(|m| intake.handshake_before_body(&m, query)) {
+                    return answered(req, answer);
+                }
                 let payload = req.take_payload();
                 let read = intake.read(&ActixHeaders(req.headers()), payload).await;
                 let verified = read.and_then(|body| {
@@ -188,6 +193,9 @@ where
                 });
                 match verified {
                     Ok((event, body)) => {
+                        if let Some(answer) = intake.handshake_after_verify(&event) {
+                            return answered(req, answer);
+                        }
                         let verified = Verified {
                             req,
                             event,

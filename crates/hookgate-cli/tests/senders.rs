@@ -229,7 +229,15 @@ fn start_proxy(dir: &Path, app: SocketAddr) -> Proxy {
         if scheme::builtin(name).unwrap().signs_url() {
             text.push_str(&format!("public_url = \"{}\"\n", public_url(name)));
         }
+        match *name {
+            "slack" => text.push_str("handshakes = [\"slack_url_verification\"]\n"),
+            "github" => text.push_str(
+                "handshakes = [\"dropbox_challenge\"]\nmeta_verify_token = { file = \"meta.token\" }\n",
+            ),
+            _ => {}
+        }
     }
+    std::fs::write(dir.join("meta.token"), "meta-token-7\n").unwrap();
     let config = dir.join("hookgate.toml");
     std::fs::write(&config, text).unwrap();
     let mut child = Command::new(BIN)
@@ -296,6 +304,44 @@ async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies
         let refused = post(&forged).await.unwrap();
         assert_eq!(refused.status(), 401, "{name}");
     }
+    // Handshakes answered by the proxy, not forwarded.
+    let body = br#"{"token":"t","challenge":"slack-challenge-1","type":"url_verification"}"#;
+    let mut req = client
+        .post(format!("http://{}/hook/slack", proxy.1))
+        .body(&body[..]);
+    for (h, v) in testing::sign(
+        &*scheme::builtin("slack").unwrap(),
+        secret_for("slack"),
+        body,
+    ) {
+        req = req.header(h, v);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.text().await.unwrap(),
+        r#"{"challenge":"slack-challenge-1"}"#
+    );
+    let get = |q: &str| {
+        client
+            .get(format!("http://{}/hook/github?{q}", proxy.1))
+            .send()
+    };
+    let res = get("challenge=dbx-1").await.unwrap();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        (res.status().as_u16(), res.text().await.unwrap()),
+        (200, "dbx-1".into())
+    );
+    let meta = "hub.mode=subscribe&hub.verify_token=meta-token-7&hub.challenge=42";
+    let res = get(meta).await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), res.text().await.unwrap()),
+        (200, "42".into())
+    );
+    let res = get(&meta.replace("meta-token-7", "guess")).await.unwrap();
+    assert_eq!(res.status(), 403);
+
     let handled = app.handled.lock().unwrap().clone();
     for (n, name) in scheme::BUILTIN.iter().enumerate() {
         let scheme = scheme::builtin(name).unwrap();

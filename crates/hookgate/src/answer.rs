@@ -63,6 +63,9 @@ pub enum Answer {
     /// The route is wired wrongly (a layer or middleware that needs the
     /// verified event is missing): 500 with this message.
     Misconfigured(&'static str),
+    /// A sender's endpoint handshake, answered by hookgate
+    /// ([`handshake`](crate::handshake)).
+    Handshake(crate::handshake::HandshakeReply),
 }
 
 impl Answer {
@@ -77,6 +80,7 @@ impl Answer {
             }
             Self::MissingKey => StatusCode::BAD_REQUEST,
             Self::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Handshake(reply) => reply.status,
         }
     }
 
@@ -92,6 +96,7 @@ impl Answer {
             Self::Queued => "queued",
             Self::InboxUnavailable { .. } => "inbox_unavailable",
             Self::Misconfigured(_) => "misconfigured",
+            Self::Handshake(reply) => reply.kind,
         }
     }
 
@@ -134,6 +139,7 @@ impl Answer {
             Self::MissingKey => "delivery has no dedupe key",
             Self::InboxUnavailable { .. } => "inbox unavailable; retry later",
             Self::Misconfigured(message) => message,
+            Self::Handshake(_) => "endpoint handshake answered",
         })
     }
 
@@ -144,6 +150,7 @@ impl Answer {
             Self::Duplicate => Bytes::from_static(b"{\"duplicate\":true}"),
             Self::Queued => Bytes::from_static(b"{\"queued\":true}"),
             Self::Rejected(rejection) => rejection.json_body(),
+            Self::Handshake(reply) => reply.body.clone(),
             _ => error_body(&self.message()),
         }
     }
@@ -152,7 +159,19 @@ impl Answer {
     /// content type, the dedupe marker and `Retry-After` (whole seconds, at
     /// least 1) where they apply.
     pub fn headers(&self) -> impl Iterator<Item = (&'static str, Cow<'static, str>)> {
-        let content_type = Some(("content-type", Cow::Borrowed("application/json")));
+        // A handshake has its own content type (none for a 204), and a
+        // text echo must not be sniffed as anything else.
+        let (content_type, nosniff) = match self {
+            Self::Handshake(reply) => (
+                reply.content_type,
+                reply
+                    .content_type
+                    .filter(|t| t.starts_with("text/"))
+                    .map(|_| ("x-content-type-options", Cow::Borrowed("nosniff"))),
+            ),
+            _ => (Some("application/json"), None),
+        };
+        let content_type = content_type.map(|t| ("content-type", Cow::Borrowed(t)));
         let marker = self
             .dedupe_marker()
             .map(|marker| (DEDUPE_HEADER, Cow::Borrowed(marker)));
@@ -162,7 +181,11 @@ impl Answer {
                 Cow::Owned(after.as_secs().max(1).to_string()),
             )
         });
-        content_type.into_iter().chain(marker).chain(retry_after)
+        content_type
+            .into_iter()
+            .chain(nosniff)
+            .chain(marker)
+            .chain(retry_after)
     }
 
     /// The `http` response, with this answer in its extensions.
@@ -180,7 +203,10 @@ impl Answer {
             };
             headers.insert(HeaderName::from_static(name), value);
         }
-        debug_assert!(res.headers().contains_key(header::CONTENT_TYPE));
+        debug_assert!(
+            res.headers().contains_key(header::CONTENT_TYPE)
+                || res.status() == StatusCode::NO_CONTENT
+        );
         res.extensions_mut().insert(self);
         res
     }

@@ -8,6 +8,7 @@ mod delivery;
 mod envelope;
 mod error;
 pub mod events;
+pub mod handshake;
 mod headers;
 pub mod https;
 pub mod inbox;

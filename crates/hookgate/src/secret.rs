@@ -177,6 +177,19 @@ impl Key {
         })
     }
 
+    /// This key's HMAC-SHA256 of `bytes`, for an HMAC-SHA256 key (Zoom's
+    /// URL validation answers with it).
+    pub(crate) fn hmac_sha256(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Key::Sha256(mac) => {
+                let mut mac = mac.clone();
+                mac.update(bytes);
+                Some(mac.finalize().into_bytes().to_vec())
+            }
+            _ => None,
+        }
+    }
+
     /// The algorithm of the tags this key checks.
     pub(crate) fn algorithm(&self) -> Algorithm {
         match self {

@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::clock::{Clock, SystemClock};
 use crate::envelope::{self, VerifiedEvent};
+use crate::handshake::{self, Handshake, HandshakeReply};
 use crate::headers::Headers;
 use crate::scheme::{Aexo, Axifi, Message, Scheme, SignatureParts};
 use crate::secret::Keys;
@@ -80,6 +81,7 @@ pub struct Verifier {
     read_timeout: Duration,
     deadline: Duration,
     clock: Arc<dyn Clock>,
+    handshakes: Arc<[Handshake]>,
 }
 
 impl Verifier {
@@ -141,6 +143,7 @@ impl Verifier {
             read_timeout: DEFAULT_READ_TIMEOUT,
             deadline: DEFAULT_HANDLER_DEADLINE,
             clock: Arc::new(SystemClock),
+            handshakes: Arc::new([]),
         })
     }
 
@@ -210,6 +213,47 @@ impl Verifier {
             return Err(ConfigError::HandlerDeadline { deadline });
         }
         Ok(())
+    }
+
+    /// Answers `handshake` on this route with no handler code (Slack's
+    /// `url_verification`, Zoom's URL validation, Discord's PING, ...; see
+    /// [`handshake`](crate::handshake)). Refused for a signed handshake of
+    /// another sender than the route's scheme.
+    pub fn handshake(mut self, handshake: Handshake) -> Result<Self, ConfigError> {
+        handshake.check(self.scheme.name())?;
+        let mut all = self.handshakes.to_vec();
+        all.push(handshake);
+        self.handshakes = all.into();
+        Ok(self)
+    }
+
+    /// The handshakes this route answers.
+    pub fn handshakes(&self) -> &[Handshake] {
+        &self.handshakes
+    }
+
+    /// The answer to an unsigned handshake (Graph, Meta, Dropbox), decided
+    /// from the method and query alone, before the body is read.
+    pub fn handshake_before_body(
+        &self,
+        method: &http::Method,
+        query: Option<&str>,
+    ) -> Option<HandshakeReply> {
+        handshake::before_body(&self.handshakes, method, query)
+    }
+
+    /// The answer to a verified delivery that is a signed handshake (Slack,
+    /// Zoom, Discord).
+    pub fn handshake_after_verify(&self, event: &VerifiedEvent) -> Option<HandshakeReply> {
+        if self.handshakes.is_empty() {
+            return None;
+        }
+        handshake::after_verify(&self.handshakes, event, |bytes| {
+            self.keys
+                .iter()
+                .next()
+                .and_then(|key| key.hmac_sha256(bytes))
+        })
     }
 
     /// The clock used for the freshness check (default: the system clock).

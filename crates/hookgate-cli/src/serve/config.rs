@@ -95,6 +95,10 @@ struct Route {
     hmac: Option<Spanned<super::scheme_config::HmacTable>>,
     /// The URL the sender calls, for schemes that sign it (Square, Twilio).
     public_url: Option<Spanned<String>>,
+    /// Endpoint handshakes answered without the upstream.
+    handshakes: Option<Spanned<Vec<String>>>,
+    /// Meta's verify token, for its `hub.challenge` GET.
+    meta_verify_token: Option<Spanned<SecretRef>>,
     secrets: Spanned<Vec<Spanned<SecretRef>>>,
     upstream: Spanned<String>,
     max_body_bytes: Option<usize>,
@@ -177,6 +181,8 @@ pub(crate) struct RouteConfig {
     pub(crate) scheme: std::sync::Arc<dyn hookgate::scheme::Scheme>,
     /// The URL the sender calls, for schemes that sign it.
     pub(crate) public_url: Option<String>,
+    /// Endpoint handshakes answered without the upstream.
+    pub(crate) handshakes: Vec<hookgate::handshake::Handshake>,
     pub(crate) secrets: Vec<String>,
     pub(crate) upstream: http::Uri,
     pub(crate) max_body_bytes: Option<usize>,
@@ -500,23 +506,65 @@ fn route_section(
     };
     // The secrets in the scheme's form (a Standard Webhooks secret is base64).
     let keyed = hookgate::Secrets::new(&secrets).and_then(|s| match &public_url {
-        Some(url) => hookgate::Verifier::with_public_url(scheme.clone(), s, url).map(|_| ()),
-        None => hookgate::Verifier::new(scheme.clone(), s).map(|_| ()),
+        Some(url) => hookgate::Verifier::with_public_url(scheme.clone(), s, url),
+        None => hookgate::Verifier::new(scheme.clone(), s),
     });
-    if let Err(e) = keyed {
-        return Err(ConfigError::at(text, r.secrets.span(), e.to_string()));
-    }
+    let probe = keyed.map_err(|e| ConfigError::at(text, r.secrets.span(), e.to_string()))?;
+    let handshakes = handshakes(text, base, r, probe)?;
     let inbox = ack(text, r.ack.as_ref(), has_inbox)?;
     Ok(RouteConfig {
         inbox,
         path: r.path.get_ref().clone(),
         scheme,
         public_url,
+        handshakes,
         secrets,
         upstream,
         max_body_bytes: r.max_body_bytes,
         freshness: r.freshness_secs.map(Duration::from_secs),
     })
+}
+
+/// `handshakes = [...]` and `meta_verify_token`, each checked against the
+/// route's scheme on `probe`.
+fn handshakes(
+    text: &str,
+    base: &Path,
+    r: &Route,
+    mut probe: hookgate::Verifier,
+) -> Result<Vec<hookgate::handshake::Handshake>, ConfigError> {
+    use hookgate::handshake::Handshake;
+    let mut out = Vec::new();
+    if let Some(names) = &r.handshakes {
+        for name in names.get_ref() {
+            let h = match name.as_str() {
+                "slack_url_verification" => Handshake::SlackUrlVerification,
+                "zoom_url_validation" => Handshake::ZoomUrlValidation,
+                "discord_ping" => Handshake::DiscordPing,
+                "graph_validation" => Handshake::GraphValidation,
+                "dropbox_challenge" => Handshake::DropboxChallenge,
+                other => {
+                    return Err(ConfigError::at(
+                        text,
+                        names.span(),
+                        format!(
+                            "unknown handshake {other:?}: use slack_url_verification, \
+                             zoom_url_validation, discord_ping, graph_validation or \
+                             dropbox_challenge (Meta: set meta_verify_token)"
+                        ),
+                    ))
+                }
+            };
+            probe = probe
+                .handshake(h.clone())
+                .map_err(|e| ConfigError::at(text, names.span(), e.to_string()))?;
+            out.push(h);
+        }
+    }
+    if let Some(token) = &r.meta_verify_token {
+        out.push(Handshake::MetaVerifyToken(secret_value(text, base, token)?));
+    }
+    Ok(out)
 }
 
 /// `path`: absolute, a path alone, not the health check, not routed above.
@@ -946,6 +994,35 @@ event = { field = "type", optional = true }
         let e = err(&GOOD.replace("scheme = \"aexo\"", "scheme = \"hmac\""));
         assert_eq!(e.line, Some(7));
         assert!(e.message.contains("[route.hmac]"), "{}", e.message);
+    }
+
+    #[test]
+    fn handshakes_are_read_per_route_and_a_mismatched_one_is_refused_at_its_line() {
+        std::env::set_var("HOOKGATE_CONFIG_TEST_SECRET", "s");
+        let with = |scheme: &str, extra: &str| {
+            GOOD.replace(
+                "scheme = \"aexo\"",
+                &format!("scheme = \"{scheme}\"\n{extra}"),
+            )
+        };
+        let config = parse(
+            &with(
+                "slack",
+                "handshakes = [\"slack_url_verification\", \"dropbox_challenge\"]",
+            ),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(config.routes[0].handshakes.len(), 2);
+        let e = err(&with("zoom", "handshakes = [\"slack_url_verification\"]"));
+        assert_eq!(e.line, Some(8), "{}", e.message);
+        assert!(e.message.contains("slack routes"), "{}", e.message);
+        let e = err(&with("slack", "handshakes = [\"teams\"]"));
+        assert!(
+            e.message.contains("unknown handshake \"teams\""),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

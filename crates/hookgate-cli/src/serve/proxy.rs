@@ -322,6 +322,11 @@ impl Router {
                 None => Verifier::new(route.scheme.clone(), secrets),
             }
             .map_err(|e| plain(e.to_string()))?;
+            for handshake in &route.handshakes {
+                verifier = verifier
+                    .handshake(handshake.clone())
+                    .map_err(|e| plain(e.to_string()))?;
+            }
             if let Some(limit) = route.max_body_bytes {
                 verifier = verifier.max_body_bytes(limit);
             }

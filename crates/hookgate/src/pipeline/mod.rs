@@ -32,7 +32,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::headers::HeaderValue;
-use crate::{Headers, Rejection, VerifiedEvent, Verifier};
+use crate::{Answer, Headers, Rejection, VerifiedEvent, Verifier};
 
 /// One delivery on its way through the stages; see the [module docs](self).
 /// Cheap to clone (the verifier's secrets are shared).
@@ -123,6 +123,34 @@ impl Intake {
             }
             Err(rejection) => Err(self.reject(rejection)),
         }
+    }
+
+    /// The answer to an unsigned handshake of the route's, from the method
+    /// and query alone (before the body is read).
+    pub fn handshake_before_body(
+        &self,
+        method: &http::Method,
+        query: Option<&str>,
+    ) -> Option<Answer> {
+        let reply = self.verifier.handshake_before_body(method, query)?;
+        tracing::info!(
+            handshake = reply.kind,
+            status = reply.status.as_u16(),
+            "endpoint handshake answered"
+        );
+        Some(Answer::Handshake(reply))
+    }
+
+    /// The answer to a verified delivery that is a signed handshake of the
+    /// route's: the handler is not called.
+    pub fn handshake_after_verify(&self, event: &VerifiedEvent) -> Option<Answer> {
+        let reply = self.verifier.handshake_after_verify(event)?;
+        tracing::info!(
+            handshake = reply.kind,
+            status = reply.status.as_u16(),
+            "endpoint handshake answered"
+        );
+        Some(Answer::Handshake(reply))
     }
 
     /// Runs the handler under the deadline, a panic answered 500: `start`

@@ -58,6 +58,14 @@ where
 {
     pub(super) fn new(intake: Intake, req: Request<B>, inner: S) -> Self {
         let (parts, body) = req.into_parts();
+        if let Some(answer) = intake.handshake_before_body(&parts.method, parts.uri.query()) {
+            return Self {
+                span: intake.span(),
+                state: State::Answered {
+                    answer: Some(answer),
+                },
+            };
+        }
         let read = intake.read(&parts.headers, BodyDataStream::new(body));
         Self {
             span: intake.span(),
@@ -106,13 +114,18 @@ where
                     match (read, parts.take(), inner.take()) {
                         (Ok(body), Some(mut parts), Some(mut inner)) => {
                             match intake.verify(&parts.headers, parts.uri.query(), body.clone()) {
-                                Ok(event) => {
-                                    parts.extensions.insert(event);
-                                    let req = Request::from_parts(parts, Full::new(body));
-                                    State::Calling {
-                                        call: intake.run(move || inner.call(req)),
+                                Ok(event) => match intake.handshake_after_verify(&event) {
+                                    Some(answer) => State::Answered {
+                                        answer: Some(answer),
+                                    },
+                                    None => {
+                                        parts.extensions.insert(event);
+                                        let req = Request::from_parts(parts, Full::new(body));
+                                        State::Calling {
+                                            call: intake.run(move || inner.call(req)),
+                                        }
                                     }
-                                }
+                                },
                                 Err(rejection) => State::Answered {
                                     answer: Some(rejection.into()),
                                 },
