@@ -239,23 +239,7 @@ fn param(query: &str, name: &str) -> Option<String> {
 /// Percent-decoding with `+` as a space; `None` for a bad escape or
 /// bytes that are not UTF-8.
 fn decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let mut byte = [0u8; 1];
-                hex::decode_to_slice(bytes.get(i + 1..i + 3)?, &mut byte).ok()?;
-                out.push(byte[0]);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(crate::scheme::form_decode(text.as_bytes())?).ok()
 }
 
 #[cfg(test)]

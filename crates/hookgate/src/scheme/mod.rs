@@ -954,6 +954,27 @@ pub(crate) fn v0_sign(
     ]
 }
 
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
+/// byte; `None` for a `%` not followed by two hex digits.
+pub(crate) fn form_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let mut byte = [0u8; 1];
+                hex::decode_to_slice(text.get(i + 1..i + 3)?, &mut byte).ok()?;
+                out.push(byte[0]);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
 /// Default freshness for senders that keep the original timestamp on retries
 /// and retry for about two and a half hours (AEXO: +0, +5 min, +30 min, +2 h,
 /// each after a 30 s timeout, 2 h 37 min in all), with 20 minutes to spare.

@@ -173,28 +173,8 @@ fn sorted_form(body: &[u8]) -> Result<Vec<u8>, Rejection> {
         .collect())
 }
 
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
-/// byte; a `%` not followed by two hex digits makes the body malformed.
 fn form_decode(text: &[u8]) -> Result<Vec<u8>, Rejection> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(&b) = text.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = text
-                    .get(i + 1..i + 3)
-                    .ok_or(Rejection::MalformedSignature)?;
-                let mut byte = [0u8; 1];
-                hex::decode_to_slice(hex, &mut byte).map_err(|_| Rejection::MalformedSignature)?;
-                out.push(byte[0]);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    Ok(out)
+    super::form_decode(text).ok_or(Rejection::MalformedSignature)
 }
 
 #[cfg(test)]
