@@ -461,3 +461,107 @@ async fn handshakes_are_answered_by_the_layer_in_both_adapters() {
     check_handshakes(axum_server().await).await;
     check_handshakes(actix_server()).await;
 }
+
+/// What a report-only route's handler was handed.
+fn verdict(ext: &http::Extensions) -> String {
+    match (
+        ext.get::<hookgate::VerifiedEvent>(),
+        ext.get::<hookgate::ReportOnly>(),
+    ) {
+        (Some(event), _) => format!("verified:{}", event.id().unwrap_or("-")),
+        (None, Some(report)) => format!("unverified:{}", report.rejection.reason()),
+        (None, None) => "neither".into(),
+    }
+}
+
+fn report_only_verifier() -> Verifier {
+    Verifier::new(
+        scheme::GitHub,
+        Secrets::single(secret_for("github")).unwrap(),
+    )
+    .unwrap()
+    .max_body_bytes(4096)
+    .report_only()
+}
+
+async fn check_report_only(addr: SocketAddr) {
+    let d = delivery(&scheme::GitHub, 900, secret_for("github"), Duration::ZERO);
+    let ok = wire::post(addr, "/report", &d.headers, &d.body).await;
+    assert_eq!((ok.status, text(&ok)), (200, format!("verified:{}", d.id)));
+    let again = wire::post(addr, "/report", &d.headers, &d.body).await;
+    assert_eq!(
+        again.header(DEDUPE_HEADER),
+        Some("duplicate"),
+        "verified deliveries dedupe"
+    );
+    let forged = delivery(&scheme::GitHub, 901, "not-the-secret", Duration::ZERO);
+    let reply = wire::post(addr, "/report", &forged.headers, &forged.body).await;
+    assert_eq!(
+        (reply.status, text(&reply).as_str()),
+        (200, "unverified:bad_signature")
+    );
+    let reply = wire::post(addr, "/report", &[], &forged.body).await;
+    assert_eq!(
+        (reply.status, text(&reply).as_str()),
+        (200, "unverified:missing_signature")
+    );
+    // The body limit still protects the server.
+    let big = vec![b'x'; 5000];
+    let reply = wire::post(addr, "/report", &forged.headers, &big).await;
+    assert_eq!(reply.status, 413);
+}
+
+#[tokio::test]
+async fn a_report_only_route_passes_failures_on_marked_and_still_verifies_and_dedupes() {
+    // axum
+    let layer = hookgate_axum::WebhookLayer::new(report_only_verifier())
+        .with_dedupe(MemoryStore::new())
+        .unwrap();
+    let app = axum::Router::new().route(
+        "/report",
+        axum::routing::post(|req: axum::extract::Request| async move { verdict(req.extensions()) })
+            .layer(layer),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    check_report_only(addr).await;
+
+    // actix-web
+    use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+    let mw = hookgate_actix::VerifyWebhook::new(report_only_verifier())
+        .with_dedupe(MemoryStore::new())
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server =
+                HttpServer::new(move || {
+                    App::new().service(web::resource("/report").wrap(mw.clone()).route(
+                        web::post().to(|req: HttpRequest| async move {
+                            let ext = req.extensions();
+                            let seen = match (
+                                ext.get::<hookgate::VerifiedEvent>(),
+                                ext.get::<hookgate::ReportOnly>(),
+                            ) {
+                                (Some(event), _) => {
+                                    format!("verified:{}", event.id().unwrap_or("-"))
+                                }
+                                (None, Some(report)) => {
+                                    format!("unverified:{}", report.rejection.reason())
+                                }
+                                (None, None) => "neither".into(),
+                            };
+                            HttpResponse::Ok().body(seen)
+                        }),
+                    ))
+                })
+                .workers(1)
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+            tx.send(server.addrs()[0]).unwrap();
+            server.run().await
+        })
+    });
+    check_report_only(rx.recv().unwrap()).await;
+}

@@ -188,11 +188,29 @@ where
                 let read = intake.read(&ActixHeaders(req.headers()), payload).await;
                 let verified = read.and_then(|body| {
                     let query = Some(req.query_string()).filter(|q| !q.is_empty());
-                    let event = intake.verify(&ActixHeaders(req.headers()), query, body.clone())?;
-                    Ok((event, body))
+                    let verdict = intake.verify_or_report(
+                        &ActixHeaders(req.headers()),
+                        query,
+                        body.clone(),
+                    )?;
+                    Ok((verdict, body))
                 });
                 match verified {
-                    Ok((event, body)) => {
+                    // Report-only: passed on unverified, marked, under the deadline.
+                    Ok((Err(report), body)) => {
+                        req.extensions_mut().insert(report);
+                        req.set_payload(crate::mode::payload_of(body));
+                        let http_req = req.request().clone();
+                        match intake.run(move || service.call(req)).await {
+                            Ok(Ok(res)) => Ok(res.map_into_left_body()),
+                            Ok(Err(error)) => Err(error),
+                            Err(answer) => {
+                                Ok(ServiceResponse::new(http_req, answer_response(answer))
+                                    .map_into_right_body())
+                            }
+                        }
+                    }
+                    Ok((Ok(event), body)) => {
                         if let Some(answer) = intake.handshake_after_verify(&event) {
                             return answered(req, answer);
                         }

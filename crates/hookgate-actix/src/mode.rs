@@ -151,7 +151,7 @@ pub(crate) mod sealed {
 }
 
 /// The verified bytes as the request's payload again, for the handler.
-fn payload_of(body: Bytes) -> Payload {
+pub(crate) fn payload_of(body: Bytes) -> Payload {
     let (_sender, mut payload) = actix_http::h1::Payload::create(true);
     payload.unread_data(body);
     payload.into()

@@ -358,3 +358,75 @@ async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies
     }
     drop(proxy);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_only_route_says_so_at_start_and_forwards_failures_without_the_verified_header() {
+    // The application records whether hookgate marked each request verified.
+    let marks: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let m = marks.clone();
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let m = m.clone();
+            async move {
+                let mark = headers
+                    .get("hookgate-verified")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                m.lock().unwrap().push(mark);
+                "app ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = temp_dir("report-only");
+    std::fs::write(dir.join("gh.secret"), secret_for("github")).unwrap();
+    let config = dir.join("hookgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n\
+             [[route]]\npath = \"/hook\"\nscheme = \"github\"\nreport_only = true\n\
+             secrets = [{{ file = \"gh.secret\" }}]\nupstream = \"http://{app_addr}/app\"\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.join("proxy.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line.split("://").nth(1).unwrap().trim().parse().unwrap();
+    let proxy = Proxy(child, addr);
+    let client = reqwest::Client::new();
+    let send = |secret: &'static str| {
+        let body = br#"{"zen":"Keep it logically awesome."}"#.to_vec();
+        let headers = testing::sign(&scheme::GitHub, secret, &body);
+        let mut req = client.post(format!("http://{addr}/hook")).body(body);
+        for (h, v) in headers {
+            req = req.header(h, v);
+        }
+        req.send()
+    };
+    assert_eq!(send(secret_for("github")).await.unwrap().status(), 200);
+    assert_eq!(send("forged-secret").await.unwrap().status(), 200);
+    assert_eq!(
+        *marks.lock().unwrap(),
+        vec![Some("github".to_owned()), None],
+        "the verified delivery is marked, the forged one passed on unmarked"
+    );
+    drop(proxy);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("REPORT-ONLY verification"), "{logged}");
+    assert!(logged.contains("bad_signature"), "{logged}");
+}

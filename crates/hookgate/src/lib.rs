@@ -27,6 +27,7 @@ pub use delivery::Delivery;
 pub use envelope::VerifiedEvent;
 pub use error::{error_body, ConfigError, Rejection, DEADLINE_RETRY_AFTER};
 pub use headers::{connection_names, is_hop_by_hop, HeaderValue, Headers};
+pub use pipeline::ReportOnly;
 pub use secret::{Secret, Secrets};
 pub use verifier::{
     Settings, SignatureMatch, Verifier, DEFAULT_HANDLER_DEADLINE, DEFAULT_MAX_BODY_BYTES,

@@ -4,6 +4,7 @@
 //! | name | kind | labels |
 //! |---|---|---|
 //! | `hookgate_deliveries_total` | counter | `scheme`, `outcome` (`verified`, `rejected`), `reason` (rejections) |
+//! | `hookgate_report_only_total` | counter | `scheme`, `verdict` (`verified`, or the reason it would have been rejected) |
 //! | `hookgate_dedupe_total` | counter | `result` (`new`, `duplicate`, `in_flight`, `unavailable`) |
 //! | `hookgate_dedupe_commit_retries_total` | counter | `result` (`committed`, `failed`: one background retry of a commit that failed after the handler succeeded; `gave_up`: all retries failed) |
 //! | `hookgate_dedupe_evicted_within_retention_total` | counter | none; the memory store's ids evicted for room while still inside their retention |
@@ -31,6 +32,11 @@ pub(crate) fn rejected(scheme: &'static str, rejection: &Rejection) {
         "reason" => rejection.reason()
     )
     .increment(1);
+}
+
+pub(crate) fn report_only(scheme: &'static str, verdict: &'static str) {
+    metrics::counter!("hookgate_report_only_total", "scheme" => scheme, "verdict" => verdict)
+        .increment(1);
 }
 
 pub(crate) fn dedupe(result: &'static str) {

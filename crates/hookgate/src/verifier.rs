@@ -82,6 +82,7 @@ pub struct Verifier {
     deadline: Duration,
     clock: Arc<dyn Clock>,
     handshakes: Arc<[Handshake]>,
+    report_only: bool,
 }
 
 impl Verifier {
@@ -144,6 +145,7 @@ impl Verifier {
             deadline: DEFAULT_HANDLER_DEADLINE,
             clock: Arc::new(SystemClock),
             handshakes: Arc::new([]),
+            report_only: false,
         })
     }
 
@@ -225,6 +227,31 @@ impl Verifier {
         all.push(handshake);
         self.handshakes = all.into();
         Ok(self)
+    }
+
+    /// **Report-only**: deliveries that fail verification (signature,
+    /// envelope, freshness) are logged, counted
+    /// (`hookgate_report_only_total`) and passed on unverified, with a
+    /// [`ReportOnly`](crate::ReportOnly) in the request's extensions and no
+    /// [`VerifiedEvent`]. For rolling verification out in front of an
+    /// application that does not check today: watch the counter, then
+    /// remove this setting. Never the default; logged as a warning when
+    /// set. The body limit and read timeout still apply, and a dedupe layer
+    /// passes unverified deliveries on without a key.
+    #[must_use]
+    pub fn report_only(mut self) -> Self {
+        tracing::warn!(
+            scheme = self.scheme.name(),
+            "REPORT-ONLY verification: deliveries that fail verification are passed on \
+             unverified; forged events reach the handler until this is turned off"
+        );
+        self.report_only = true;
+        self
+    }
+
+    /// Whether the route is in report-only mode.
+    pub fn is_report_only(&self) -> bool {
+        self.report_only
     }
 
     /// The handshakes this route answers.

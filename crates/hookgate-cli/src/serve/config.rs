@@ -99,6 +99,8 @@ struct Route {
     handshakes: Option<Spanned<Vec<String>>>,
     /// Meta's verify token, for its `hub.challenge` GET.
     meta_verify_token: Option<Spanned<SecretRef>>,
+    /// Pass deliveries that fail verification on, logged and counted.
+    report_only: Option<Spanned<bool>>,
     secrets: Spanned<Vec<Spanned<SecretRef>>>,
     upstream: Spanned<String>,
     max_body_bytes: Option<usize>,
@@ -183,6 +185,8 @@ pub(crate) struct RouteConfig {
     pub(crate) public_url: Option<String>,
     /// Endpoint handshakes answered without the upstream.
     pub(crate) handshakes: Vec<hookgate::handshake::Handshake>,
+    /// Deliveries that fail verification are passed on (never the default).
+    pub(crate) report_only: bool,
     pub(crate) secrets: Vec<String>,
     pub(crate) upstream: http::Uri,
     pub(crate) max_body_bytes: Option<usize>,
@@ -512,12 +516,25 @@ fn route_section(
     let probe = keyed.map_err(|e| ConfigError::at(text, r.secrets.span(), e.to_string()))?;
     let handshakes = handshakes(text, base, r, probe)?;
     let inbox = ack(text, r.ack.as_ref(), has_inbox)?;
+    let report_only = match &r.report_only {
+        Some(flag) if *flag.get_ref() && inbox => {
+            return Err(ConfigError::at(
+                text,
+                flag.span(),
+                "report_only cannot be used with ack = \"inbox\": the inbox stores verified \
+                 events only",
+            ))
+        }
+        Some(flag) => *flag.get_ref(),
+        None => false,
+    };
     Ok(RouteConfig {
         inbox,
         path: r.path.get_ref().clone(),
         scheme,
         public_url,
         handshakes,
+        report_only,
         secrets,
         upstream,
         max_body_bytes: r.max_body_bytes,

@@ -140,20 +140,25 @@ async fn forward(
 ) -> Response<Body> {
     let answer_by = req.extensions().get::<AnswerBy>().map(|a| a.0);
     let (parts, body) = req.into_parts();
-    let Some(event) = parts.extensions.get::<VerifiedEvent>().cloned() else {
+    let event = parts.extensions.get::<VerifiedEvent>().cloned();
+    // A report-only route passes a delivery that fails verification on,
+    // without hookgate's verified headers.
+    if event.is_none() && parts.extensions.get::<hookgate::ReportOnly>().is_none() {
         return json(
             StatusCode::INTERNAL_SERVER_ERROR,
             error_body("not verified"),
         );
-    };
+    }
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
     *out.uri_mut() = upstream;
     copy_headers(&parts.headers, out.headers_mut());
     let headers = out.headers_mut();
-    headers.insert(VERIFIED_HEADER, HeaderValue::from_static(event.scheme()));
-    if let Some(id) = event.id().and_then(|id| HeaderValue::from_str(id).ok()) {
-        headers.insert(EVENT_ID_HEADER, id);
+    if let Some(event) = &event {
+        headers.insert(VERIFIED_HEADER, HeaderValue::from_static(event.scheme()));
+        if let Some(id) = event.id().and_then(|id| HeaderValue::from_str(id).ok()) {
+            headers.insert(EVENT_ID_HEADER, id);
+        }
     }
     let res = match client.request(out).await {
         Ok(res) => res,
@@ -322,6 +327,9 @@ impl Router {
                 None => Verifier::new(route.scheme.clone(), secrets),
             }
             .map_err(|e| plain(e.to_string()))?;
+            if route.report_only {
+                verifier = verifier.report_only();
+            }
             for handshake in &route.handshakes {
                 verifier = verifier
                     .handshake(handshake.clone())

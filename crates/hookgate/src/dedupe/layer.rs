@@ -95,6 +95,10 @@ where
         let deduper = self.deduper.clone();
         Box::pin(async move {
             let respond = |answer: Answer| Ok(answer.into_response().map(Either::Right));
+            if req.extensions().get::<crate::ReportOnly>().is_some() {
+                // Report-only and unverified: no trustworthy key to claim.
+                return inner.call(req).await.map(|res| res.map(Either::Left));
+            }
             let Some(event) = req.extensions().get::<VerifiedEvent>() else {
                 tracing::error!(
                     "dedupe layer without a verified event: put WebhookLayer outside DedupeLayer"

@@ -34,6 +34,14 @@ use tokio::time::Instant;
 use crate::headers::HeaderValue;
 use crate::{Answer, Headers, Rejection, VerifiedEvent, Verifier};
 
+/// In the extensions of a delivery passed on unverified by a report-only
+/// route ([`Verifier::report_only`]): why it would have been refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOnly {
+    /// The verdict verification gave.
+    pub rejection: Rejection,
+}
+
 /// One delivery on its way through the stages; see the [module docs](self).
 /// Cheap to clone (the verifier's secrets are shared).
 #[derive(Debug, Clone)]
@@ -122,6 +130,37 @@ impl Intake {
                 Ok(event)
             }
             Err(rejection) => Err(self.reject(rejection)),
+        }
+    }
+
+    /// [`verify`](Self::verify), or, on a report-only route, the verdict
+    /// of a delivery that fails verification, to pass it on unverified:
+    /// `Ok(Err(report))`. Body-limit answers are never passed on.
+    pub fn verify_or_report(
+        &self,
+        headers: &dyn Headers,
+        query: Option<&str>,
+        body: Bytes,
+    ) -> Result<Result<VerifiedEvent, ReportOnly>, Rejection> {
+        if !self.verifier.is_report_only() {
+            return self.verify(headers, query, body).map(Ok);
+        }
+        let scheme = self.scheme();
+        match self.verifier.verify_with_query(headers, query, body) {
+            Ok(event) => {
+                crate::metrics::report_only(scheme, "verified");
+                Ok(Ok(event))
+            }
+            Err(rejection @ Rejection::BodyTooLarge { .. }) => Err(self.reject(rejection)),
+            Err(rejection) => {
+                crate::metrics::report_only(scheme, rejection.reason());
+                tracing::warn!(
+                    scheme,
+                    reason = rejection.reason(),
+                    "REPORT-ONLY: this delivery fails verification and is passed on unverified"
+                );
+                Ok(Err(ReportOnly { rejection }))
+            }
         }
     }
 

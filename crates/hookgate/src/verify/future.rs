@@ -113,8 +113,9 @@ where
                     let read = ready!(read.poll(cx));
                     match (read, parts.take(), inner.take()) {
                         (Ok(body), Some(mut parts), Some(mut inner)) => {
-                            match intake.verify(&parts.headers, parts.uri.query(), body.clone()) {
-                                Ok(event) => match intake.handshake_after_verify(&event) {
+                            let query = parts.uri.query();
+                            match intake.verify_or_report(&parts.headers, query, body.clone()) {
+                                Ok(Ok(event)) => match intake.handshake_after_verify(&event) {
                                     Some(answer) => State::Answered {
                                         answer: Some(answer),
                                     },
@@ -126,6 +127,14 @@ where
                                         }
                                     }
                                 },
+                                // Report-only: passed on unverified, marked.
+                                Ok(Err(report)) => {
+                                    parts.extensions.insert(report);
+                                    let req = Request::from_parts(parts, Full::new(body));
+                                    State::Calling {
+                                        call: intake.run(move || inner.call(req)),
+                                    }
+                                }
                                 Err(rejection) => State::Answered {
                                     answer: Some(rejection.into()),
                                 },
