@@ -240,12 +240,18 @@ fn start_proxy(dir: &Path, app: SocketAddr) -> Proxy {
     std::fs::write(dir.join("meta.token"), "meta-token-7\n").unwrap();
     let config = dir.join("hookgate.toml");
     std::fs::write(&config, text).unwrap();
+    serve(&config, Stdio::null())
+}
+
+/// `hookgate serve --config config`, its log to `log`, at the address it
+/// prints.
+fn serve(config: &Path, log: impl Into<Stdio>) -> Proxy {
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
-        .arg(&config)
+        .arg(config)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -394,20 +400,8 @@ async fn a_report_only_route_says_so_at_start_and_forwards_failures_without_the_
     )
     .unwrap();
     let log = dir.join("proxy.log");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line.split("://").nth(1).unwrap().trim().parse().unwrap();
-    let proxy = Proxy(child, addr);
+    let proxy = serve(&config, std::fs::File::create(&log).unwrap());
+    let addr = proxy.1;
     let client = reqwest::Client::new();
     let send = |secret: &'static str| {
         let body = br#"{"zen":"Keep it logically awesome."}"#.to_vec();
