@@ -1,5 +1,5 @@
 //! `hookgate`: sign webhook bodies, send signed test deliveries, verify
-//! saved deliveries, for the senders hookgate knows (AEXO, AXIFI); run a
+//! saved deliveries, for every sender hookgate knows (`--scheme`); run a
 //! verifying reverse proxy in front of any application (`serve`), and look
 //! at and operate its durable inbox (`inbox`).
 //!
