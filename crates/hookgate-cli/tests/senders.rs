@@ -424,3 +424,77 @@ async fn a_report_only_route_says_so_at_start_and_forwards_failures_without_the_
     assert!(logged.contains("REPORT-ONLY verification"), "{logged}");
     assert!(logged.contains("bad_signature"), "{logged}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_delivers_each_schemes_sample_events_to_an_application_that_verifies_them() {
+    use axum::routing::post;
+    use hookgate_axum::{Webhook, WebhookLayer};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handled: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let mut router = axum::Router::new();
+    for name in scheme::BUILTIN {
+        let s = scheme::builtin(name).unwrap();
+        let secrets = Secrets::single(verifying_secret_for(name)).unwrap();
+        // `send` signs the URL it posts to, for the schemes that sign one.
+        let url = format!("http://{addr}/send/{name}");
+        let verifier = if s.signs_url() {
+            Verifier::with_public_url(s, secrets, &url).unwrap()
+        } else {
+            Verifier::new(s, secrets).unwrap()
+        };
+        let layer = WebhookLayer::new(verifier)
+            .with_dedupe(MemoryStore::new())
+            .unwrap();
+        let h = handled.clone();
+        router = router.route(
+            &format!("/send/{name}"),
+            post(move |hook: Webhook<()>| {
+                let h = h.clone();
+                async move {
+                    *h.lock()
+                        .unwrap()
+                        .entry(hook.meta().scheme().to_owned())
+                        .or_default() += 1;
+                    "ok"
+                }
+            })
+            .layer(layer),
+        );
+    }
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    for name in scheme::BUILTIN {
+        let url = format!("http://{addr}/send/{name}");
+        let secret = secret_for(name);
+        // A blocking process: off the runtime that serves the application.
+        let (ok, out, err) = tokio::task::spawn_blocking(move || {
+            let args = [
+                "send",
+                "--scheme",
+                name,
+                "--url",
+                url.as_str(),
+                "--count",
+                "3",
+                "--duplicate",
+                "1",
+            ];
+            run(&args, secret)
+        })
+        .await
+        .unwrap();
+        assert!(ok, "{name}: {out} {err}");
+        assert!(
+            out.contains("3 acknowledged, 0 not acknowledged; 3 duplicate answers"),
+            "{name}: {out}"
+        );
+    }
+    let handled = handled.lock().unwrap().clone();
+    for name in scheme::BUILTIN {
+        assert_eq!(
+            handled.get(*name),
+            Some(&3),
+            "{name}: three events, each handled once"
+        );
+    }
+}
