@@ -462,12 +462,59 @@ async fn handshakes_are_answered_by_the_layer_in_both_adapters() {
     check_handshakes(actix_server()).await;
 }
 
+/// `router` served on 127.0.0.1 (a free port) for the rest of the test.
+async fn serve_axum(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+/// One actix-web resource at `path`, wrapped in `mw`, its route from
+/// `route`, served on 127.0.0.1 on its own thread and actix system.
+fn serve_actix(
+    path: &'static str,
+    mw: hookgate_actix::VerifyWebhook<hookgate_actix::mode::Deduped<MemoryStore>>,
+    route: fn() -> actix_web::Route,
+) -> SocketAddr {
+    use actix_web::{web, App, HttpServer};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new().service(web::resource(path).wrap(mw.clone()).route(route()))
+            })
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+            tx.send(server.addrs()[0]).unwrap();
+            server.run().await
+        })
+    });
+    rx.recv().unwrap()
+}
+
 /// What a report-only route's handler was handed.
 fn verdict(ext: &http::Extensions) -> String {
-    match (
+    describe(
         ext.get::<hookgate::VerifiedEvent>(),
         ext.get::<hookgate::ReportOnly>(),
-    ) {
+    )
+}
+
+/// [`verdict`] for actix-web's extensions.
+fn verdict_of(ext: &actix_web::dev::Extensions) -> String {
+    describe(
+        ext.get::<hookgate::VerifiedEvent>(),
+        ext.get::<hookgate::ReportOnly>(),
+    )
+}
+
+fn describe(
+    event: Option<&hookgate::VerifiedEvent>,
+    report: Option<&hookgate::ReportOnly>,
+) -> String {
+    match (event, report) {
         (Some(event), _) => format!("verified:{}", event.id().unwrap_or("-")),
         (None, Some(report)) => format!("unverified:{}", report.rejection.reason()),
         (None, None) => "neither".into(),
@@ -513,7 +560,6 @@ async fn check_report_only(addr: SocketAddr) {
 
 #[tokio::test]
 async fn a_report_only_route_passes_failures_on_marked_and_still_verifies_and_dedupes() {
-    // axum
     let layer = hookgate_axum::WebhookLayer::new(report_only_verifier())
         .with_dedupe(MemoryStore::new())
         .unwrap();
@@ -522,46 +568,105 @@ async fn a_report_only_route_passes_failures_on_marked_and_still_verifies_and_de
         axum::routing::post(|req: axum::extract::Request| async move { verdict(req.extensions()) })
             .layer(layer),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    check_report_only(addr).await;
+    check_report_only(serve_axum(app).await).await;
 
-    // actix-web
-    use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+    use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
     let mw = hookgate_actix::VerifyWebhook::new(report_only_verifier())
         .with_dedupe(MemoryStore::new())
         .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server =
-                HttpServer::new(move || {
-                    App::new().service(web::resource("/report").wrap(mw.clone()).route(
-                        web::post().to(|req: HttpRequest| async move {
-                            let ext = req.extensions();
-                            let seen = match (
-                                ext.get::<hookgate::VerifiedEvent>(),
-                                ext.get::<hookgate::ReportOnly>(),
-                            ) {
-                                (Some(event), _) => {
-                                    format!("verified:{}", event.id().unwrap_or("-"))
-                                }
-                                (None, Some(report)) => {
-                                    format!("unverified:{}", report.rejection.reason())
-                                }
-                                (None, None) => "neither".into(),
-                            };
-                            HttpResponse::Ok().body(seen)
-                        }),
-                    ))
-                })
-                .workers(1)
-                .bind(("127.0.0.1", 0))
-                .unwrap();
-            tx.send(server.addrs()[0]).unwrap();
-            server.run().await
+    let addr = serve_actix("/report", mw, || {
+        web::post().to(|req: HttpRequest| async move {
+            HttpResponse::Ok().body(verdict_of(&req.extensions()))
         })
     });
-    check_report_only(rx.recv().unwrap()).await;
+    check_report_only(addr).await;
+}
+
+/// A per-tenant route: tenants `acme` (rotating: new and old secret) and
+/// `globex`; `down` makes the lookup fail.
+fn tenant_verifier() -> Verifier {
+    use hookgate::store::StoreError;
+    use hookgate::tenant::TenantKey;
+    let lookup = |tenant: String| async move {
+        match tenant.as_str() {
+            "acme" => Ok(Some(Secrets::new(["acme-new", "acme-old"]).unwrap())),
+            "globex" => Ok(Some(Secrets::single("globex-secret").unwrap())),
+            "down" => Err(StoreError("secret store unreachable".into())),
+            _ => Ok(None),
+        }
+    };
+    Verifier::per_tenant(scheme::GitHub, TenantKey::Header("x-tenant".into()), lookup).unwrap()
+}
+
+async fn check_tenants(addr: SocketAddr) {
+    let send = |tenant: Option<&'static str>, secret: &'static str, n: u32| async move {
+        let d = delivery(&scheme::GitHub, n, secret, Duration::ZERO);
+        let mut headers = d.headers.clone();
+        if let Some(t) = tenant {
+            headers.push(("x-tenant", t.to_owned()));
+        }
+        wire::post(addr, "/tenant", &headers, &d.body).await
+    };
+    assert_eq!(send(Some("acme"), "acme-new", 1).await.status, 200);
+    let old = send(Some("acme"), "acme-old", 2).await;
+    assert_eq!(
+        (old.status, text(&old)),
+        (200, "github|evt_senders_2|thing.happened".into())
+    );
+    assert_eq!(send(Some("globex"), "globex-secret", 3).await.status, 200);
+    // Another tenant's secret is not this tenant's.
+    assert_eq!(send(Some("globex"), "acme-new", 4).await.status, 401);
+    // Nothing found, or no tenant named: refused, never a pass.
+    let unknown = send(Some("initech"), "acme-new", 5).await;
+    assert_eq!(unknown.status, 401);
+    assert_eq!(unknown.json()["error"], "no webhook secret for this tenant");
+    assert_eq!(send(None, "acme-new", 6).await.status, 401);
+    // The same event id from two tenants: two events, each handled once.
+    let a = send(Some("acme"), "acme-new", 20).await;
+    let g = send(Some("globex"), "globex-secret", 20).await;
+    assert_eq!((a.status, a.header(DEDUPE_HEADER)), (200, None));
+    assert_eq!((g.status, g.header(DEDUPE_HEADER)), (200, None));
+    let again = send(Some("acme"), "acme-new", 20).await;
+    assert_eq!(again.header(DEDUPE_HEADER), Some("duplicate"));
+    // A lookup that fails: 503 with Retry-After, so the sender retries.
+    let down = send(Some("down"), "acme-new", 7).await;
+    assert_eq!(down.status, 503);
+    assert!(down.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_per_tenant_route_looks_each_tenants_secrets_up_and_fails_closed() {
+    let layer = hookgate_axum::WebhookLayer::new(tenant_verifier())
+        .with_dedupe(MemoryStore::new())
+        .unwrap();
+    let app = axum::Router::new().route(
+        "/tenant",
+        axum::routing::post(|hook: hookgate_axum::Webhook<()>| async move { seen(hook.meta()) })
+            .layer(layer),
+    );
+    check_tenants(serve_axum(app).await).await;
+
+    use actix_web::{web, HttpResponse};
+    let mw = hookgate_actix::VerifyWebhook::new(tenant_verifier())
+        .with_dedupe(MemoryStore::new())
+        .unwrap();
+    let addr = serve_actix("/tenant", mw, || {
+        web::post().to(|hook: hookgate_actix::Webhook<()>| async move {
+            HttpResponse::Ok().body(seen(hook.meta()))
+        })
+    });
+    check_tenants(addr).await;
+
+    // The synchronous call has no tenant's secrets: refused.
+    let d = delivery(&scheme::GitHub, 8, "acme-new", Duration::ZERO);
+    assert_eq!(
+        tenant_verifier()
+            .verify(&d.headers, d.body.clone().into())
+            .unwrap_err(),
+        hookgate::Rejection::UnknownTenant
+    );
+    let acme = tenant_verifier()
+        .with_secrets(&Secrets::single("acme-new").unwrap())
+        .unwrap();
+    assert!(acme.verify(&d.headers, d.body.into()).is_ok());
 }

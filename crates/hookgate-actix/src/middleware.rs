@@ -185,16 +185,25 @@ where
                     return answered(req, answer);
                 }
                 let payload = req.take_payload();
-                let read = intake.read(&ActixHeaders(req.headers()), payload).await;
-                let verified = read.and_then(|body| {
-                    let query = Some(req.query_string()).filter(|q| !q.is_empty());
-                    let verdict = intake.verify_or_report(
-                        &ActixHeaders(req.headers()),
-                        query,
-                        body.clone(),
-                    )?;
-                    Ok((verdict, body))
-                });
+                let body = match intake.read(&ActixHeaders(req.headers()), payload).await {
+                    Ok(body) => body,
+                    Err(rejection) => return answered(req, rejection.into()),
+                };
+                let mut intake = intake;
+                let lookup = intake.tenant_lookup(&ActixHeaders(req.headers()), req.path());
+                match lookup {
+                    None => {}
+                    Some(Err(rejection)) => return answered(req, rejection.into()),
+                    Some(Ok(lookup)) => {
+                        if let Err(rejection) = intake.use_tenant_secrets(lookup.await) {
+                            return answered(req, rejection.into());
+                        }
+                    }
+                }
+                let query = Some(req.query_string()).filter(|q| !q.is_empty());
+                let verified = intake
+                    .verify_or_report(&ActixHeaders(req.headers()), query, body.clone())
+                    .map(|verdict| (verdict, body));
                 match verified {
                     // Report-only: passed on unverified, marked, under the deadline.
                     Ok((Err(report), body)) => {

@@ -498,3 +498,70 @@ async fn send_delivers_each_schemes_sample_events_to_an_application_that_verifie
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_looks_each_tenants_secrets_up_by_header_and_refuses_unknown_tenants() {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let s = s.clone();
+            async move {
+                let tenant = headers["x-tenant"].to_str().unwrap().to_owned();
+                s.lock().unwrap().push(tenant);
+                "app ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = temp_dir("tenants");
+    std::fs::write(dir.join("acme.secret"), "acme-new").unwrap();
+    std::fs::write(dir.join("acme-old.secret"), "acme-old").unwrap();
+    std::fs::write(dir.join("globex.secret"), "globex-secret").unwrap();
+    let config = dir.join("hookgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n\
+             [dedupe]\nstore = \"memory\"\n\n\
+             [[route]]\npath = \"/hook\"\nscheme = \"github\"\nupstream = \"http://{app_addr}/app\"\n\
+             [route.tenants]\nheader = \"X-Tenant\"\n\
+             secrets = {{ acme = [{{ file = \"acme.secret\" }}, {{ file = \"acme-old.secret\" }}], \
+             globex = [{{ file = \"globex.secret\" }}] }}\n"
+        ),
+    )
+    .unwrap();
+    let proxy = serve(&config, Stdio::null());
+    let client = reqwest::Client::new();
+    let send = |tenant: &'static str, secret: &'static str| {
+        // The same body, so the same delivery id, for every tenant.
+        let body = br#"{"zen":"Design for failure."}"#.to_vec();
+        let headers = testing::sign(&scheme::GitHub, secret, &body);
+        let mut req = client
+            .post(format!("http://{}/hook", proxy.1))
+            .header("x-tenant", tenant)
+            .body(body);
+        for (h, v) in headers {
+            req = req.header(h, v);
+        }
+        req.send()
+    };
+    assert_eq!(send("acme", "acme-new").await.unwrap().status(), 200);
+    assert_eq!(send("globex", "globex-secret").await.unwrap().status(), 200);
+    let again = send("acme", "acme-old").await.unwrap();
+    assert_eq!(
+        again.headers()["hookgate-dedupe"],
+        "duplicate",
+        "acme's retry, old secret"
+    );
+    assert_eq!(send("globex", "acme-new").await.unwrap().status(), 401);
+    assert_eq!(send("initech", "acme-new").await.unwrap().status(), 401);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["acme".to_owned(), "globex".to_owned()]
+    );
+}

@@ -34,6 +34,7 @@ struct Inner {
     timestamp: Option<OffsetDateTime>,
     api_version: Option<Box<str>>,
     secret_index: usize,
+    tenant: Option<Arc<str>>,
     body: Bytes,
     data: Range<usize>,
 }
@@ -68,6 +69,12 @@ impl VerifiedEvent {
     /// rotating: once no delivery matches an old secret, remove it.
     pub fn secret_index(&self) -> usize {
         self.inner.secret_index
+    }
+
+    /// The tenant whose secrets verified it, on a per-tenant route
+    /// ([`Verifier::per_tenant`](crate::Verifier::per_tenant)).
+    pub fn tenant(&self) -> Option<&str> {
+        self.inner.tenant.as_deref()
     }
 
     /// The raw body, exactly as received and verified.
@@ -126,6 +133,7 @@ impl Envelope {
         self,
         scheme: &'static str,
         secret_index: usize,
+        tenant: Option<Arc<str>>,
         body: Bytes,
     ) -> VerifiedEvent {
         VerifiedEvent {
@@ -136,6 +144,7 @@ impl Envelope {
                 timestamp: self.timestamp,
                 api_version: self.api_version,
                 secret_index,
+                tenant,
                 body,
                 data: self.data,
             }),

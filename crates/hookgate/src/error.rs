@@ -48,6 +48,12 @@ pub enum Rejection {
     HandlerPanicked,
     /// The request did not arrive over HTTPS. 403.
     HttpsRequired,
+    /// A per-tenant route found no secret for the delivery's tenant (or the
+    /// delivery names none). 401: never a pass.
+    UnknownTenant,
+    /// A per-tenant route could not look its secrets up (the lookup
+    /// failed). 503 with `Retry-After`.
+    SecretsUnavailable,
 }
 
 /// `Retry-After` sent with [`Rejection::HandlerDeadline`].
@@ -62,7 +68,8 @@ impl Rejection {
             | Self::MalformedSignature
             | Self::BadSignature
             | Self::Stale
-            | Self::FromFuture => StatusCode::UNAUTHORIZED,
+            | Self::FromFuture
+            | Self::UnknownTenant => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyRead | Self::InvalidEnvelope | Self::InvalidEventData => {
@@ -71,6 +78,7 @@ impl Rejection {
             Self::HandlerDeadline => StatusCode::SERVICE_UNAVAILABLE,
             Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
             Self::HttpsRequired => StatusCode::FORBIDDEN,
+            Self::SecretsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -78,6 +86,7 @@ impl Rejection {
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             Self::HandlerDeadline => Some(DEADLINE_RETRY_AFTER),
+            Self::SecretsUnavailable => Some(std::time::Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -99,6 +108,8 @@ impl Rejection {
             Self::HandlerDeadline => "handler_deadline",
             Self::HandlerPanicked => "handler_panicked",
             Self::HttpsRequired => "https_required",
+            Self::UnknownTenant => "unknown_tenant",
+            Self::SecretsUnavailable => "secrets_unavailable",
         }
     }
 
@@ -123,6 +134,8 @@ impl Rejection {
             Self::HandlerDeadline => "handler did not answer in time; retry later",
             Self::HandlerPanicked => "handler failed",
             Self::HttpsRequired => "HTTPS is required: send webhooks to an https:// URL",
+            Self::UnknownTenant => "no webhook secret for this tenant",
+            Self::SecretsUnavailable => "webhook secrets unavailable; retry later",
         })
     }
 
@@ -301,6 +314,8 @@ mod tests {
             Rejection::HandlerDeadline,
             Rejection::HandlerPanicked,
             Rejection::HttpsRequired,
+            Rejection::UnknownTenant,
+            Rejection::SecretsUnavailable,
         ];
         for r in all {
             let v: serde_json::Value = serde_json::from_slice(&r.json_body()).unwrap();

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod scheme;
 mod secret;
 pub mod store;
+pub mod tenant;
 pub mod testing;
 mod verifier;
 pub mod verify;

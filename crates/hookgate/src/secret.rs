@@ -262,6 +262,15 @@ impl Keys {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Key> {
         self.0.iter()
     }
+
+    /// No key: a per-tenant route before its lookup (nothing verifies).
+    pub(crate) fn none() -> Self {
+        Self(Arc::new([]))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl fmt::Debug for Keys {

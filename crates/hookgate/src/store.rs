@@ -70,7 +70,12 @@ impl KeySource {
             },
         };
         match raw {
-            Ok(key) => Ok(format!("{namespace}:{key}")),
+            // A tenant's keys are its own; the tenant's length makes the
+            // key unambiguous whatever the tenant's name holds.
+            Ok(key) => Ok(match event.tenant() {
+                Some(tenant) => format!("{namespace}:{}:{tenant}:{key}", tenant.len()),
+                None => format!("{namespace}:{key}"),
+            }),
             Err(why) => {
                 tracing::warn!(namespace, key = ?self, why, "delivery has no dedupe key");
                 Err(Answer::MissingKey)

@@ -11,6 +11,7 @@ use crate::handshake::{self, Handshake, HandshakeReply};
 use crate::headers::Headers;
 use crate::scheme::{Aexo, Axifi, Message, Scheme, SignatureParts};
 use crate::secret::Keys;
+use crate::tenant::{SecretLookup, TenantKey, Tenants};
 use crate::{ConfigError, Rejection, Secrets};
 
 /// Default body limit: 1 MiB, far above any event the seeds describe (3 KB)
@@ -83,6 +84,8 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     handshakes: Arc<[Handshake]>,
     report_only: bool,
+    tenants: Option<Tenants>,
+    tenant: Option<Arc<str>>,
 }
 
 impl Verifier {
@@ -134,8 +137,13 @@ impl Verifier {
         secrets: Secrets,
         public_url: Option<Arc<str>>,
     ) -> Result<Self, ConfigError> {
-        Ok(Self {
-            keys: Keys::new(&*scheme, &secrets)?,
+        let keys = Keys::new(&*scheme, &secrets)?;
+        Ok(Self::with_keys(scheme, keys, public_url))
+    }
+
+    fn with_keys(scheme: Arc<dyn Scheme>, keys: Keys, public_url: Option<Arc<str>>) -> Self {
+        Self {
+            keys,
             freshness: scheme.default_freshness(),
             max_future_skew: scheme.default_future_skew(),
             scheme,
@@ -146,7 +154,65 @@ impl Verifier {
             clock: Arc::new(SystemClock),
             handshakes: Arc::new([]),
             report_only: false,
-        })
+            tenants: None,
+            tenant: None,
+        }
+    }
+
+    /// A verifier for one route serving many tenants: each delivery names
+    /// its tenant (`key`), and `lookup` gives that tenant's secrets, once
+    /// per delivery (cache in the lookup if it is slow). A tenant it does
+    /// not find, or a delivery that names none, is refused (401); a failed
+    /// lookup is a 503. Each tenant's secrets rotate as a route's do (list
+    /// the new and the old). The tower layer and both adapters run the
+    /// lookup; the synchronous [`verify`](Self::verify) of a per-tenant
+    /// verifier refuses every delivery (it has no tenant's secrets): use
+    /// [`with_secrets`](Self::with_secrets) for that.
+    pub fn per_tenant(
+        scheme: impl Scheme,
+        key: TenantKey,
+        lookup: impl SecretLookup,
+    ) -> Result<Self, ConfigError> {
+        if scheme.signs_url() {
+            return Err(ConfigError::PublicUrl {
+                scheme: scheme.name(),
+                why: "per-tenant routes of schemes that sign the URL are not supported".into(),
+            });
+        }
+        let mut verifier = Self::with_keys(Arc::new(scheme), Keys::none(), None);
+        verifier.tenants = Some(Tenants {
+            key,
+            lookup: Arc::new(lookup),
+        });
+        Ok(verifier)
+    }
+
+    /// This verifier with `secrets` in place of its own, every other
+    /// setting kept.
+    pub fn with_secrets(&self, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let mut verifier = self.clone();
+        verifier.keys = Keys::new(&*self.scheme, secrets)?;
+        verifier.tenants = None;
+        Ok(verifier)
+    }
+
+    /// [`with_secrets`](Self::with_secrets) for `tenant`: the events it
+    /// verifies name their tenant ([`VerifiedEvent::tenant`]), and their
+    /// dedupe keys are the tenant's own, so two tenants' equal event ids
+    /// never collide.
+    pub fn with_tenant_secrets(
+        &self,
+        tenant: &str,
+        secrets: &Secrets,
+    ) -> Result<Self, ConfigError> {
+        let mut verifier = self.with_secrets(secrets)?;
+        verifier.tenant = Some(tenant.into());
+        Ok(verifier)
+    }
+
+    /// The tenant rule and lookup of a per-tenant route.
+    pub(crate) fn tenants(&self) -> Option<&Tenants> {
+        self.tenants.as_ref()
     }
 
     /// AEXO with one secret; refused when the secret is empty.
@@ -349,6 +415,10 @@ impl Verifier {
         if let Some(url) = url.as_deref() {
             message = message.with_url(url);
         }
+        if self.keys.is_empty() {
+            // A per-tenant verifier before its tenant's lookup.
+            return Err(Rejection::UnknownTenant);
+        }
         let mut parts = SignatureParts::new(self.scheme.algorithm());
         self.scheme.parse_signature(message, &mut parts)?;
         if !parts.has_tags() {
@@ -472,7 +542,12 @@ impl Verifier {
             self.check_freshness(signed_at, now)?;
         }
         crate::metrics::verified(self.scheme.name());
-        Ok(envelope.into_verified(self.scheme.name(), matched.secret_index, body))
+        Ok(envelope.into_verified(
+            self.scheme.name(),
+            matched.secret_index,
+            self.tenant.clone(),
+            body,
+        ))
     }
 
     /// Reads the envelope of a body this process verified before storing
@@ -485,7 +560,7 @@ impl Verifier {
     ) -> Result<VerifiedEvent, Rejection> {
         let envelope = envelope::read(&self.scheme.envelope(), headers, &body)
             .map_err(|_| Rejection::InvalidEnvelope)?;
-        Ok(envelope.into_verified(self.scheme.name(), 0, body))
+        Ok(envelope.into_verified(self.scheme.name(), 0, None, body))
     }
 
     /// Why `body` is not a valid envelope for this scheme, if it is not.

@@ -101,7 +101,9 @@ struct Route {
     meta_verify_token: Option<Spanned<SecretRef>>,
     /// Pass deliveries that fail verification on, logged and counted.
     report_only: Option<Spanned<bool>>,
-    secrets: Spanned<Vec<Spanned<SecretRef>>>,
+    /// The route's secrets (or `[route.tenants]`, per tenant).
+    secrets: Option<Spanned<Vec<Spanned<SecretRef>>>>,
+    tenants: Option<Spanned<super::tenants_config::TenantsTable>>,
     upstream: Spanned<String>,
     max_body_bytes: Option<usize>,
     freshness_secs: Option<u64>,
@@ -125,7 +127,7 @@ struct InboxSection {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SecretRef {
+pub(crate) struct SecretRef {
     env: Option<String>,
     file: Option<PathBuf>,
 }
@@ -187,6 +189,8 @@ pub(crate) struct RouteConfig {
     pub(crate) handshakes: Vec<hookgate::handshake::Handshake>,
     /// Deliveries that fail verification are passed on (never the default).
     pub(crate) report_only: bool,
+    /// Per-tenant secrets, in place of `secrets` (then empty).
+    pub(crate) tenants: Option<super::tenants_config::TenantsConfig>,
     pub(crate) secrets: Vec<String>,
     pub(crate) upstream: http::Uri,
     pub(crate) max_body_bytes: Option<usize>,
@@ -477,7 +481,24 @@ fn route_section(
     let scheme = super::scheme_config::route_scheme(text, &r.scheme, r.hmac.as_ref())?;
     route_path(text, &r.path, earlier)?;
     let upstream = upstream(text, &r.upstream)?;
-    let secrets = secrets(text, base, &r.secrets)?;
+    let (secrets, secrets_span) = match (&r.secrets, &r.tenants) {
+        (Some(list), None) => (secret_values(text, base, list)?, list.span()),
+        (None, Some(table)) => (Vec::new(), table.span()),
+        (Some(list), Some(_)) => {
+            return Err(ConfigError::at(
+                text,
+                list.span(),
+                "give secrets or [route.tenants], not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::at(
+                text,
+                r.path.span(),
+                "the route has no secrets: give secrets = [...] or a [route.tenants] table",
+            ))
+        }
+    };
     let public_url = match (&r.public_url, scheme.signs_url()) {
         (Some(url), true) => {
             let probe = hookgate::Secrets::single("probe").and_then(|s| {
@@ -509,11 +530,35 @@ fn route_section(
         (None, false) => None,
     };
     // The secrets in the scheme's form (a Standard Webhooks secret is base64).
-    let keyed = hookgate::Secrets::new(&secrets).and_then(|s| match &public_url {
+    let verifier_of = |s: hookgate::Secrets| match &public_url {
         Some(url) => hookgate::Verifier::with_public_url(scheme.clone(), s, url),
         None => hookgate::Verifier::new(scheme.clone(), s),
-    });
-    let probe = keyed.map_err(|e| ConfigError::at(text, r.secrets.span(), e.to_string()))?;
+    };
+    let tenants = match &r.tenants {
+        Some(table) if public_url.is_some() => {
+            return Err(ConfigError::at(
+                text,
+                table.span(),
+                "per-tenant routes of schemes that sign the URL are not supported",
+            ))
+        }
+        Some(table) => Some(super::tenants_config::tenants(text, base, table, |s| {
+            verifier_of(s.clone()).map(|_| ())
+        })?),
+        None => None,
+    };
+    let probe_secrets = match &tenants {
+        Some(t) => t
+            .secrets
+            .values()
+            .next()
+            .cloned()
+            .ok_or(hookgate::ConfigError::NoSecret),
+        None => hookgate::Secrets::new(&secrets),
+    };
+    let probe = probe_secrets
+        .and_then(verifier_of)
+        .map_err(|e| ConfigError::at(text, secrets_span, e.to_string()))?;
     let handshakes = handshakes(text, base, r, probe)?;
     let inbox = ack(text, r.ack.as_ref(), has_inbox)?;
     let report_only = match &r.report_only {
@@ -535,6 +580,7 @@ fn route_section(
         public_url,
         handshakes,
         report_only,
+        tenants,
         secrets,
         upstream,
         max_body_bytes: r.max_body_bytes,
@@ -638,7 +684,7 @@ fn upstream(text: &str, upstream: &Spanned<String>) -> Result<http::Uri, ConfigE
 }
 
 /// `secrets = [...]`: at least one, each read and none empty.
-fn secrets(
+pub(crate) fn secret_values(
     text: &str,
     base: &Path,
     secrets: &Spanned<Vec<Spanned<SecretRef>>>,

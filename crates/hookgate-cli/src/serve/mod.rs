@@ -13,6 +13,7 @@
 mod config;
 mod proxy;
 mod scheme_config;
+mod tenants_config;
 mod tls;
 
 use std::convert::Infallible;

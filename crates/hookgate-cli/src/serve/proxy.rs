@@ -320,11 +320,23 @@ impl Router {
         let mut routes = Vec::new();
         let mut workers = Vec::new();
         for route in &config.routes {
-            let secrets =
-                hookgate::Secrets::new(&route.secrets).map_err(|e| plain(e.to_string()))?;
-            let mut verifier: Verifier = match &route.public_url {
-                Some(url) => Verifier::with_public_url(route.scheme.clone(), secrets, url),
-                None => Verifier::new(route.scheme.clone(), secrets),
+            let mut verifier: Verifier = match (&route.tenants, &route.public_url) {
+                (Some(tenants), _) => {
+                    let table = tenants.secrets.clone();
+                    let lookup = move |tenant: String| {
+                        let found = table.get(&tenant).cloned();
+                        async move { Ok(found) }
+                    };
+                    Verifier::per_tenant(route.scheme.clone(), tenants.key.clone(), lookup)
+                }
+                (None, url) => {
+                    let secrets =
+                        hookgate::Secrets::new(&route.secrets).map_err(|e| plain(e.to_string()))?;
+                    match url {
+                        Some(url) => Verifier::with_public_url(route.scheme.clone(), secrets, url),
+                        None => Verifier::new(route.scheme.clone(), secrets),
+                    }
+                }
             }
             .map_err(|e| plain(e.to_string()))?;
             if route.report_only {

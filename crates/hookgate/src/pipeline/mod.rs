@@ -34,6 +34,19 @@ use tokio::time::Instant;
 use crate::headers::HeaderValue;
 use crate::{Answer, Headers, Rejection, VerifiedEvent, Verifier};
 
+/// A tenant's lookup, as [`Intake::tenant_lookup`] starts it: the tenant
+/// and what the lookup found.
+pub type TenantLookup = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = (
+                    String,
+                    Result<Option<crate::Secrets>, crate::store::StoreError>,
+                ),
+            > + Send,
+    >,
+>;
+
 /// In the extensions of a delivery passed on unverified by a report-only
 /// route ([`Verifier::report_only`]): why it would have been refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +69,53 @@ impl Intake {
         Self {
             verifier: verifier.clone(),
             deadline: Instant::now() + verifier.settings().handler_deadline,
+        }
+    }
+
+    /// On a per-tenant route, the lookup of the tenant this request names
+    /// (`None` on other routes). A request that names no tenant is refused.
+    pub fn tenant_lookup(
+        &self,
+        headers: &dyn Headers,
+        path: &str,
+    ) -> Option<Result<TenantLookup, Rejection>> {
+        let tenants = self.verifier.tenants()?;
+        Some(match tenants.key.tenant(headers, path) {
+            Some(tenant) => {
+                let lookup = tenants.lookup.secrets(tenant.clone());
+                Ok(Box::pin(async move { (tenant, lookup.await) }))
+            }
+            None => Err(self.reject(Rejection::UnknownTenant)),
+        })
+    }
+
+    /// Takes the tenant's secrets found by [`tenant_lookup`](Self::tenant_lookup):
+    /// none found is refused (401), a failed lookup is a 503.
+    pub fn use_tenant_secrets(
+        &mut self,
+        (tenant, found): (
+            String,
+            Result<Option<crate::Secrets>, crate::store::StoreError>,
+        ),
+    ) -> Result<(), Rejection> {
+        let secrets = match found {
+            Ok(Some(secrets)) => secrets,
+            Ok(None) => return Err(self.reject(Rejection::UnknownTenant)),
+            Err(error) => {
+                tracing::error!(%error, "tenant secret lookup failed");
+                return Err(self.reject(Rejection::SecretsUnavailable));
+            }
+        };
+        match self.verifier.with_tenant_secrets(&tenant, &secrets) {
+            Ok(verifier) => {
+                self.verifier = verifier;
+                Ok(())
+            }
+            Err(error) => {
+                // A tenant's secret not in the scheme's form: fail closed.
+                tracing::error!(%error, "a tenant's secret cannot be used");
+                Err(self.reject(Rejection::UnknownTenant))
+            }
         }
     }
 

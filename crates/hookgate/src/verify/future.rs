@@ -40,6 +40,13 @@ pin_project! {
             inner: Option<S>,
             intake: Intake,
         },
+        LookingUp {
+            lookup: crate::pipeline::TenantLookup,
+            parts: Option<Parts>,
+            inner: Option<S>,
+            intake: Intake,
+            body: Bytes,
+        },
         Calling {
             #[pin]
             call: RunHandler<S::Future>,
@@ -112,31 +119,18 @@ where
                 } => {
                     let read = ready!(read.poll(cx));
                     match (read, parts.take(), inner.take()) {
-                        (Ok(body), Some(mut parts), Some(mut inner)) => {
-                            let query = parts.uri.query();
-                            match intake.verify_or_report(&parts.headers, query, body.clone()) {
-                                Ok(Ok(event)) => match intake.handshake_after_verify(&event) {
-                                    Some(answer) => State::Answered {
-                                        answer: Some(answer),
-                                    },
-                                    None => {
-                                        parts.extensions.insert(event);
-                                        let req = Request::from_parts(parts, Full::new(body));
-                                        State::Calling {
-                                            call: intake.run(move || inner.call(req)),
-                                        }
-                                    }
-                                },
-                                // Report-only: passed on unverified, marked.
-                                Ok(Err(report)) => {
-                                    parts.extensions.insert(report);
-                                    let req = Request::from_parts(parts, Full::new(body));
-                                    State::Calling {
-                                        call: intake.run(move || inner.call(req)),
-                                    }
-                                }
-                                Err(rejection) => State::Answered {
+                        (Ok(body), Some(parts), Some(inner)) => {
+                            match intake.tenant_lookup(&parts.headers, parts.uri.path()) {
+                                None => verified(intake, parts, inner, body),
+                                Some(Err(rejection)) => State::Answered {
                                     answer: Some(rejection.into()),
+                                },
+                                Some(Ok(lookup)) => State::LookingUp {
+                                    lookup,
+                                    parts: Some(parts),
+                                    inner: Some(inner),
+                                    intake: intake.clone(),
+                                    body,
                                 },
                             }
                         }
@@ -149,9 +143,63 @@ where
                         },
                     }
                 }
+                StateProj::LookingUp {
+                    lookup,
+                    parts,
+                    inner,
+                    intake,
+                    body,
+                } => {
+                    let found = ready!(lookup.as_mut().poll(cx));
+                    match (intake.use_tenant_secrets(found), parts.take(), inner.take()) {
+                        (Ok(()), Some(parts), Some(inner)) => {
+                            verified(intake, parts, inner, body.clone())
+                        }
+                        (Err(rejection), _, _) => State::Answered {
+                            answer: Some(rejection.into()),
+                        },
+                        _ => State::Answered {
+                            answer: Some(Rejection::BodyRead.into()),
+                        },
+                    }
+                }
             };
             this.state.set(next);
         }
+    }
+}
+
+/// The stages after the body is read and the keys are known: verify (or
+/// report), answer a handshake, or call the handler.
+fn verified<S, B>(intake: &Intake, mut parts: Parts, mut inner: S, body: Bytes) -> State<S, B>
+where
+    S: Service<Request<Full<Bytes>>>,
+{
+    let query = parts.uri.query();
+    match intake.verify_or_report(&parts.headers, query, body.clone()) {
+        Ok(Ok(event)) => match intake.handshake_after_verify(&event) {
+            Some(answer) => State::Answered {
+                answer: Some(answer),
+            },
+            None => {
+                parts.extensions.insert(event);
+                let req = Request::from_parts(parts, Full::new(body));
+                State::Calling {
+                    call: intake.run(move || inner.call(req)),
+                }
+            }
+        },
+        // Report-only: passed on unverified, marked.
+        Ok(Err(report)) => {
+            parts.extensions.insert(report);
+            let req = Request::from_parts(parts, Full::new(body));
+            State::Calling {
+                call: intake.run(move || inner.call(req)),
+            }
+        }
+        Err(rejection) => State::Answered {
+            answer: Some(rejection.into()),
+        },
     }
 }
 
