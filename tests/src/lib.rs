@@ -62,6 +62,17 @@ pub fn verifier(sender: Sender) -> Verifier {
     let base = match sender {
         Sender::Aexo => Verifier::new(Aexo, Secrets::new([SECRET, OLD_SECRET]).expect("secrets")),
         Sender::Axifi => Verifier::new(Axifi, Secrets::new([SECRET]).expect("secrets")),
+        Sender::Other(name) => {
+            let scheme = sender.scheme();
+            let key = hookgate::testing::verifying_secret(scheme, signing_secret(sender))
+                .expect("verifying secret");
+            let secrets = Secrets::single(key).expect("secrets");
+            let scheme = hookgate::scheme::builtin(name).expect("a built-in scheme");
+            match sender.public_url() {
+                Some(url) => Verifier::with_public_url(scheme, secrets, &url),
+                None => Verifier::new(scheme, secrets),
+            }
+        }
     }
     .expect("verifier");
     base.max_body_bytes(LIMIT)
@@ -78,6 +89,48 @@ pub enum Sender {
     Aexo,
     /// `/webhooks/axifi`, handler takes `Webhook<AxifiEvent>`.
     Axifi,
+    /// `/webhooks/<name>` for every other built-in scheme (one of
+    /// [`OTHER_SENDERS`]), handler takes `Webhook<()>`.
+    Other(&'static str),
+}
+
+/// The built-in schemes besides AEXO and AXIFI, and their routes' paths.
+pub const OTHER_SENDERS: &[(&str, &str)] = &[
+    ("standard-webhooks", "/webhooks/standard-webhooks"),
+    ("svix", "/webhooks/svix"),
+    ("github", "/webhooks/github"),
+    ("stripe", "/webhooks/stripe"),
+    ("slack", "/webhooks/slack"),
+    ("shopify", "/webhooks/shopify"),
+    ("paddle", "/webhooks/paddle"),
+    ("linear", "/webhooks/linear"),
+    ("zoom", "/webhooks/zoom"),
+    ("discord", "/webhooks/discord"),
+    ("square", "/webhooks/square"),
+    ("twilio", "/webhooks/twilio"),
+];
+
+/// What a route's sender signs with: a Standard Webhooks secret is base64,
+/// a Discord key a hex seed (the route holds its public key).
+pub fn signing_secret(sender: Sender) -> &'static str {
+    match sender {
+        Sender::Other("standard-webhooks" | "svix") => "whsec_Y29uZm9ybWFuY2UtY3VycmVudC1rZXk=",
+        Sender::Other("discord") => {
+            "6363636363636363636363636363636363636363636363636363636363636363"
+        }
+        _ => SECRET,
+    }
+}
+
+/// A signing secret of the route's form that is not the route's.
+pub fn wrong_secret(sender: Sender) -> &'static str {
+    match sender {
+        Sender::Other("standard-webhooks" | "svix") => "whsec_c29tZW9uZS1lbHNlcy1rZXk=",
+        Sender::Other("discord") => {
+            "6464646464646464646464646464646464646464646464646464646464646464"
+        }
+        _ => "whsec_not_the_secret",
+    }
 }
 
 impl Sender {
@@ -86,14 +139,43 @@ impl Sender {
         match self {
             Sender::Aexo => AEXO_PATH,
             Sender::Axifi => AXIFI_PATH,
+            Sender::Other(name) => OTHER_SENDERS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("/webhooks/unknown", |(_, p)| p),
         }
+    }
+
+    /// The URL the sender is configured to call, for schemes that sign it
+    /// (not the server's own address, as behind a proxy).
+    pub fn public_url(self) -> Option<String> {
+        self.scheme()
+            .signs_url()
+            .then(|| format!("https://hooks.example.com{}", self.path()))
     }
 
     /// The route's scheme.
     pub fn scheme(self) -> &'static dyn Scheme {
+        use hookgate::scheme::{
+            Discord, GitHub, Linear, Paddle, Shopify, Slack, Square, StandardWebhooks, Stripe,
+            Twilio, Zoom,
+        };
         match self {
             Sender::Aexo => &Aexo,
             Sender::Axifi => &Axifi,
+            Sender::Other("standard-webhooks") => &StandardWebhooks::V1,
+            Sender::Other("svix") => &StandardWebhooks::SVIX,
+            Sender::Other("github") => &GitHub,
+            Sender::Other("stripe") => &Stripe,
+            Sender::Other("slack") => &Slack,
+            Sender::Other("shopify") => &Shopify,
+            Sender::Other("paddle") => &Paddle,
+            Sender::Other("linear") => &Linear,
+            Sender::Other("zoom") => &Zoom,
+            Sender::Other("discord") => &Discord,
+            Sender::Other("square") => &Square,
+            Sender::Other("twilio") => &Twilio,
+            Sender::Other(_) => &Aexo,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The same two routes on each adapter, with the shared [`Handler`]:
-//! `/webhooks/aexo` (`Webhook<AexoEvent>`) and `/webhooks/axifi`
-//! (`Webhook<AxifiEvent>`), each verified with [`verifier`] and
+//! The same routes on each adapter, with the shared [`Handler`]:
+//! `/webhooks/aexo` (`Webhook<AexoEvent>`), `/webhooks/axifi`
+//! (`Webhook<AxifiEvent>`) and `/webhooks/<name>` for every other built-in
+//! scheme (`Webhook<()>`), each verified with [`verifier`] and
 //! de-duplicated in memory.
 
 use std::future::IntoFuture;
@@ -9,7 +10,7 @@ use std::net::SocketAddr;
 use hookgate::dedupe::MemoryStore;
 use hookgate::events::{AexoEvent, AxifiEvent};
 
-use crate::{verifier, Handler, Sender, AEXO_PATH, AXIFI_PATH};
+use crate::{verifier, Handler, Sender, AEXO_PATH, AXIFI_PATH, OTHER_SENDERS};
 
 async fn axum_answer(
     handler: &Handler,
@@ -41,15 +42,24 @@ pub fn axum_app(handler: Handler) -> axum::Router {
     ) -> impl axum::response::IntoResponse {
         axum_answer(&h, hook.meta()).await
     }
+    async fn on_other(
+        State(h): State<Handler>,
+        hook: Webhook<()>,
+    ) -> impl axum::response::IntoResponse {
+        axum_answer(&h, hook.meta()).await
+    }
     let layer = |sender| {
         WebhookLayer::new(verifier(sender))
             .with_dedupe(MemoryStore::new())
             .expect("dedupe config")
     };
-    axum::Router::new()
+    let mut app = axum::Router::new()
         .route(AEXO_PATH, post(on_aexo).layer(layer(Sender::Aexo)))
-        .route(AXIFI_PATH, post(on_axifi).layer(layer(Sender::Axifi)))
-        .with_state(handler)
+        .route(AXIFI_PATH, post(on_axifi).layer(layer(Sender::Axifi)));
+    for (name, path) in OTHER_SENDERS {
+        app = app.route(path, post(on_other).layer(layer(Sender::Other(name))));
+    }
+    app.with_state(handler)
 }
 
 /// The axum app served on 127.0.0.1 (a free port) until the runtime ends.
@@ -80,12 +90,19 @@ pub fn actix_server(handler: Handler) -> SocketAddr {
     async fn on_axifi(h: web::Data<Handler>, hook: Webhook<AxifiEvent>) -> HttpResponse {
         answer(&h, hook.meta()).await
     }
+    async fn on_other(h: web::Data<Handler>, hook: Webhook<()>) -> HttpResponse {
+        answer(&h, hook.meta()).await
+    }
     let middleware = |sender| {
         VerifyWebhook::new(verifier(sender))
             .with_dedupe(MemoryStore::new())
             .expect("dedupe config")
     };
     let (aexo, axifi) = (middleware(Sender::Aexo), middleware(Sender::Axifi));
+    let others: Vec<_> = OTHER_SENDERS
+        .iter()
+        .map(|(name, path)| (*path, middleware(Sender::Other(name))))
+        .collect();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -102,6 +119,15 @@ pub fn actix_server(handler: Handler) -> SocketAddr {
                             .wrap(axifi.clone())
                             .route(web::post().to(on_axifi)),
                     )
+                    .configure(|cfg| {
+                        for (path, mw) in &others {
+                            cfg.service(
+                                web::resource(*path)
+                                    .wrap(mw.clone())
+                                    .route(web::post().to(on_other)),
+                            );
+                        }
+                    })
             })
             .workers(2)
             .bind(("127.0.0.1", 0))

@@ -108,7 +108,112 @@ fn header(sender: Sender, value: Vec<u8>) -> Vec<(String, Vec<u8>)> {
     vec![(sender.scheme().signature_header().to_owned(), value)]
 }
 
+/// A delivery of event `id` to one of the [`OTHER_SENDERS`](crate::OTHER_SENDERS),
+/// as its sender signs it with `secret`, ten seconds before the servers'
+/// "now" (inside every window, Linear's 60 s included).
+pub fn delivered(name: &str, sender: Sender, id: &str, secret: &str) -> Case {
+    let scheme = sender.scheme();
+    let at = now() - time::Duration::seconds(10);
+    let body = if scheme.name() == "twilio" {
+        // Twilio posts forms.
+        format!("MessageSid={id}&From=%2B14155550100&N=1").into_bytes()
+    } else {
+        testing::sample_body(
+            scheme,
+            id,
+            "thing.happened",
+            serde_json::json!({"n": 1}),
+            at,
+        )
+    };
+    let url = sender.public_url();
+    let mut input = hookgate::scheme::SignInput::new(&body);
+    input.timestamp = std::time::SystemTime::from(at);
+    input.id = Some(id);
+    input.event = Some("thing.happened");
+    input.url = url.as_deref();
+    let headers = testing::sign_input(scheme, secret, &input)
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v.into_bytes()))
+        .collect();
+    Case {
+        name: name.to_owned(),
+        sender,
+        headers,
+        body: Bytes::from(body),
+        framing: Framing::Length,
+        status: 200,
+        error: None,
+        marker: None,
+        retry_after: false,
+        calls: 1,
+        background: false,
+    }
+}
+
+/// The same scenarios for each of the other built-in senders: accepted
+/// once, its retry a duplicate; a failed handler's event processed on the
+/// retry (senders with an id); another secret and a changed byte refused.
+fn other_senders() -> Vec<Scenario> {
+    let bad = "signature does not match";
+    let mut all = Vec::new();
+    for (name, _) in crate::OTHER_SENDERS {
+        let sender = Sender::Other(name);
+        let secret = crate::signing_secret(sender);
+        let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+        let good = delivered("delivered", sender, &format!("wh_{name}_1"), secret);
+        all.push(scenario(
+            leak(format!(
+                "a valid {name} delivery is accepted, and its retry is a duplicate"
+            )),
+            vec![
+                good.clone(),
+                delivered("retry", sender, &format!("wh_{name}_1"), secret).duplicate(),
+            ],
+        ));
+        if sender.scheme().envelope().id.is_some() {
+            let id = format!("wh_fail_once_{name}");
+            all.push(scenario(
+                leak(format!(
+                    "a {name} event whose handler fails is processed on its retry"
+                )),
+                vec![
+                    delivered("fails", sender, &id, secret).answered(500, 1),
+                    delivered("retry", sender, &id, secret),
+                    delivered("again", sender, &id, secret).duplicate(),
+                ],
+            ));
+        }
+        let forged = delivered(
+            "another secret",
+            sender,
+            &format!("wh_{name}_2"),
+            crate::wrong_secret(sender),
+        );
+        all.push(forged.rejected(401, bad).alone_named(leak(format!(
+            "a {name} delivery signed with another secret is refused"
+        ))));
+        let mut changed = delivered("changed", sender, &format!("wh_{name}_3"), secret);
+        let mut body = changed.body.to_vec();
+        if let Some(at) = body.windows(2).rposition(|w| w == b"=1" || w == b":1") {
+            body[at + 1] = b'2';
+        }
+        changed.body = Bytes::from(body);
+        all.push(changed.rejected(401, bad).alone_named(leak(format!(
+            "a {name} delivery with a changed byte is refused"
+        ))));
+    }
+    all
+}
+
 impl Case {
+    fn alone_named(self, name: &'static str) -> Scenario {
+        Scenario {
+            name,
+            steps: vec![self],
+        }
+    }
+
     fn signed(name: &str, sender: Sender, body: Bytes) -> Self {
         Self {
             name: name.to_owned(),
@@ -498,6 +603,7 @@ pub fn scenarios() -> Vec<Scenario> {
             ],
         ),
     ]);
+    all.extend(other_senders());
     all
 }
 
