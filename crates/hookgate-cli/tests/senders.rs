@@ -565,3 +565,63 @@ async fn serve_looks_each_tenants_secrets_up_by_header_and_refuses_unknown_tenan
         vec!["acme".to_owned(), "globex".to_owned()]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sheds_deliveries_beyond_a_routes_handler_cap_with_503() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let entered = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (e, g) = (entered.clone(), gate.clone());
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::post(move || {
+            let (e, g) = (e.clone(), g.clone());
+            async move {
+                e.fetch_add(1, Ordering::SeqCst);
+                g.acquire().await.unwrap().forget();
+                "app ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = temp_dir("shedding");
+    std::fs::write(dir.join("gh.secret"), secret_for("github")).unwrap();
+    let config = dir.join("hookgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n\
+             [[route]]\npath = \"/hook\"\nscheme = \"github\"\nmax_concurrent_handlers = 1\n\
+             secrets = [{{ file = \"gh.secret\" }}]\nupstream = \"http://{app_addr}/app\"\n"
+        ),
+    )
+    .unwrap();
+    let proxy = serve(&config, Stdio::null());
+    let client = reqwest::Client::new();
+    let send = |n: u32| {
+        let body = format!(r#"{{"n":{n}}}"#).into_bytes();
+        let headers = testing::sign(&scheme::GitHub, secret_for("github"), &body);
+        let mut req = client.post(format!("http://{}/hook", proxy.1)).body(body);
+        for (h, v) in headers {
+            req = req.header(h, v);
+        }
+        req.send()
+    };
+    let first = tokio::spawn(send(1));
+    while entered.load(Ordering::SeqCst) < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let shed = send(2).await.unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    gate.add_permits(2);
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+    assert_eq!(
+        send(2).await.unwrap().status(),
+        200,
+        "the retry, once there is room"
+    );
+    assert_eq!(entered.load(Ordering::SeqCst), 2);
+}

@@ -54,6 +54,11 @@ pub enum Rejection {
     /// A per-tenant route could not look its secrets up (the lookup
     /// failed). 503 with `Retry-After`.
     SecretsUnavailable,
+    /// The route already runs as many handlers as it allows
+    /// ([`Verifier::max_concurrent_handlers`](crate::Verifier::max_concurrent_handlers)).
+    /// 503 with `Retry-After`: the sender retries later instead of the
+    /// receiver queueing without bound.
+    Overloaded,
 }
 
 /// `Retry-After` sent with [`Rejection::HandlerDeadline`].
@@ -78,7 +83,7 @@ impl Rejection {
             Self::HandlerDeadline => StatusCode::SERVICE_UNAVAILABLE,
             Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
             Self::HttpsRequired => StatusCode::FORBIDDEN,
-            Self::SecretsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SecretsUnavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -86,7 +91,7 @@ impl Rejection {
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             Self::HandlerDeadline => Some(DEADLINE_RETRY_AFTER),
-            Self::SecretsUnavailable => Some(std::time::Duration::from_secs(1)),
+            Self::SecretsUnavailable | Self::Overloaded => Some(std::time::Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -110,6 +115,7 @@ impl Rejection {
             Self::HttpsRequired => "https_required",
             Self::UnknownTenant => "unknown_tenant",
             Self::SecretsUnavailable => "secrets_unavailable",
+            Self::Overloaded => "overloaded",
         }
     }
 
@@ -136,6 +142,7 @@ impl Rejection {
             Self::HttpsRequired => "HTTPS is required: send webhooks to an https:// URL",
             Self::UnknownTenant => "no webhook secret for this tenant",
             Self::SecretsUnavailable => "webhook secrets unavailable; retry later",
+            Self::Overloaded => "too many deliveries in progress; retry later",
         })
     }
 
@@ -220,6 +227,8 @@ pub enum ConfigError {
         /// What the scheme expects.
         why: String,
     },
+    /// A handler cap of zero, which would refuse every delivery.
+    ZeroHandlerCap,
     /// A configured scheme cannot verify safely as described (it would not
     /// sign the body, or would trust an unsigned timestamp).
     Scheme {
@@ -246,6 +255,9 @@ impl fmt::Display for ConfigError {
             Self::NoSecret => f.write_str("no webhook secret was given; at least one is required"),
             Self::SecretFormat { why } => write!(f, "a webhook secret is not in its scheme's form: {why}"),
             Self::Scheme { why } => write!(f, "the signature scheme cannot verify safely: {why}"),
+            Self::ZeroHandlerCap => f.write_str(
+                "max_concurrent_handlers must be at least 1: zero would refuse every delivery",
+            ),
             Self::PublicUrl { scheme, why } => write!(
                 f,
                 "{scheme} signs the URL it calls, so the route needs that public URL: {why}"
@@ -316,6 +328,7 @@ mod tests {
             Rejection::HttpsRequired,
             Rejection::UnknownTenant,
             Rejection::SecretsUnavailable,
+            Rejection::Overloaded,
         ];
         for r in all {
             let v: serde_json::Value = serde_json::from_slice(&r.json_body()).unwrap();

@@ -50,6 +50,9 @@ pub struct Settings {
     /// The handler deadline, counted from the request's arrival
     /// ([`Verifier::handler_deadline`]).
     pub handler_deadline: Duration,
+    /// How many handlers may run at once
+    /// ([`Verifier::max_concurrent_handlers`]; `None`: no cap).
+    pub max_concurrent_handlers: Option<usize>,
 }
 
 /// Everything needed to verify one route's deliveries: a scheme, its secrets,
@@ -86,6 +89,7 @@ pub struct Verifier {
     report_only: bool,
     tenants: Option<Tenants>,
     tenant: Option<Arc<str>>,
+    handler_cap: Option<(usize, Arc<tokio::sync::Semaphore>)>,
 }
 
 impl Verifier {
@@ -156,6 +160,7 @@ impl Verifier {
             report_only: false,
             tenants: None,
             tenant: None,
+            handler_cap: None,
         }
     }
 
@@ -320,6 +325,23 @@ impl Verifier {
         self.report_only
     }
 
+    /// At most `max` handlers of this route run at once; a delivery beyond
+    /// them is answered 503 with `Retry-After` at once (the sender retries)
+    /// instead of waiting without bound. The cap is shared by every clone
+    /// of this verifier (every layer built from it). Refused when zero.
+    pub fn max_concurrent_handlers(mut self, max: usize) -> Result<Self, ConfigError> {
+        if max == 0 {
+            return Err(ConfigError::ZeroHandlerCap);
+        }
+        self.handler_cap = Some((max, Arc::new(tokio::sync::Semaphore::new(max))));
+        Ok(self)
+    }
+
+    /// The route's handler cap, if it has one.
+    pub(crate) fn handler_cap(&self) -> Option<&Arc<tokio::sync::Semaphore>> {
+        self.handler_cap.as_ref().map(|(_, cap)| cap)
+    }
+
     /// The handshakes this route answers.
     pub fn handshakes(&self) -> &[Handshake] {
         &self.handshakes
@@ -374,6 +396,7 @@ impl Verifier {
             max_body_bytes: self.max_body_bytes,
             read_timeout: self.read_timeout,
             handler_deadline: self.deadline,
+            max_concurrent_handlers: self.handler_cap.as_ref().map(|(max, _)| *max),
         }
     }
 

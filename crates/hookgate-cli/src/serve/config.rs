@@ -101,6 +101,8 @@ struct Route {
     meta_verify_token: Option<Spanned<SecretRef>>,
     /// Pass deliveries that fail verification on, logged and counted.
     report_only: Option<Spanned<bool>>,
+    /// At most this many deliveries forwarded at once; more get 503.
+    max_concurrent_handlers: Option<Spanned<i64>>,
     /// The route's secrets (or `[route.tenants]`, per tenant).
     secrets: Option<Spanned<Vec<Spanned<SecretRef>>>>,
     tenants: Option<Spanned<super::tenants_config::TenantsTable>>,
@@ -191,6 +193,8 @@ pub(crate) struct RouteConfig {
     pub(crate) report_only: bool,
     /// Per-tenant secrets, in place of `secrets` (then empty).
     pub(crate) tenants: Option<super::tenants_config::TenantsConfig>,
+    /// At most this many deliveries forwarded at once.
+    pub(crate) max_concurrent_handlers: Option<usize>,
     pub(crate) secrets: Vec<String>,
     pub(crate) upstream: http::Uri,
     pub(crate) max_body_bytes: Option<usize>,
@@ -561,6 +565,22 @@ fn route_section(
         .map_err(|e| ConfigError::at(text, secrets_span, e.to_string()))?;
     let handshakes = handshakes(text, base, r, probe)?;
     let inbox = ack(text, r.ack.as_ref(), has_inbox)?;
+    let max_concurrent_handlers = match &r.max_concurrent_handlers {
+        None => None,
+        Some(n) => match usize::try_from(*n.get_ref()) {
+            Ok(max @ 1..=1_000_000) => Some(max),
+            _ => {
+                return Err(ConfigError::at(
+                    text,
+                    n.span(),
+                    format!(
+                        "max_concurrent_handlers = {}: give 1 to 1000000",
+                        n.get_ref()
+                    ),
+                ))
+            }
+        },
+    };
     let report_only = match &r.report_only {
         Some(flag) if *flag.get_ref() && inbox => {
             return Err(ConfigError::at(
@@ -581,6 +601,7 @@ fn route_section(
         handshakes,
         report_only,
         tenants,
+        max_concurrent_handlers,
         secrets,
         upstream,
         max_body_bytes: r.max_body_bytes,

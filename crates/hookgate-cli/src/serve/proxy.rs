@@ -342,6 +342,11 @@ impl Router {
             if route.report_only {
                 verifier = verifier.report_only();
             }
+            if let Some(max) = route.max_concurrent_handlers {
+                verifier = verifier
+                    .max_concurrent_handlers(max)
+                    .map_err(|e| plain(e.to_string()))?;
+            }
             for handshake in &route.handshakes {
                 verifier = verifier
                     .handshake(handshake.clone())

@@ -19,6 +19,8 @@ pin_project! {
         state: State<F>,
         scheme: &'static str,
         started: Instant,
+        // Held while the handler runs: the route's concurrency cap.
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     }
 }
 
@@ -34,8 +36,24 @@ impl<F: Future> RunHandler<F> {
     pub(super) fn start(
         scheme: &'static str,
         deadline: Instant,
+        cap: Option<&std::sync::Arc<tokio::sync::Semaphore>>,
         start: impl FnOnce() -> F,
     ) -> Self {
+        let permit = match cap.map(|cap| cap.clone().try_acquire_owned()) {
+            Some(Ok(permit)) => Some(permit),
+            Some(Err(_)) => {
+                tracing::warn!(scheme, "route at its handler cap: answering 503");
+                return Self {
+                    state: State::Finished {
+                        answer: Some(Answer::Rejected(Rejection::Overloaded)),
+                    },
+                    scheme,
+                    started: Instant::now(),
+                    permit: None,
+                };
+            }
+            None => None,
+        };
         let state = match catch_unwind(AssertUnwindSafe(start)) {
             Ok(future) => State::Running {
                 future: tokio::time::timeout_at(deadline, future),
@@ -51,6 +69,7 @@ impl<F: Future> RunHandler<F> {
             state,
             scheme,
             started: Instant::now(),
+            permit,
         }
     }
 }

@@ -255,6 +255,11 @@ impl Intake {
     /// Runs the handler under the deadline, a panic answered 500: `start`
     /// makes its future (a panic there is caught too).
     pub fn run<F: Future>(&self, start: impl FnOnce() -> F) -> RunHandler<F> {
-        RunHandler::start(self.scheme(), self.deadline, start)
+        RunHandler::start(
+            self.scheme(),
+            self.deadline,
+            self.verifier.handler_cap(),
+            start,
+        )
     }
 }
