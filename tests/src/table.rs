@@ -136,19 +136,7 @@ pub fn delivered(name: &str, sender: Sender, id: &str, secret: &str) -> Case {
         .into_iter()
         .map(|(n, v)| (n.to_owned(), v.into_bytes()))
         .collect();
-    Case {
-        name: name.to_owned(),
-        sender,
-        headers,
-        body: Bytes::from(body),
-        framing: Framing::Length,
-        status: 200,
-        error: None,
-        marker: None,
-        retry_after: false,
-        calls: 1,
-        background: false,
-    }
+    Case::accepted(name, sender, headers, Bytes::from(body))
 }
 
 /// The same scenarios for each of the other built-in senders: accepted
@@ -214,10 +202,11 @@ impl Case {
         }
     }
 
-    fn signed(name: &str, sender: Sender, body: Bytes) -> Self {
+    /// A delivery with these headers, expected to be handled once (200).
+    fn accepted(name: &str, sender: Sender, headers: Vec<(String, Vec<u8>)>, body: Bytes) -> Self {
         Self {
             name: name.to_owned(),
-            headers: header(sender, sig(sender, SECRET, &body)),
+            headers,
             sender,
             body,
             framing: Framing::Length,
@@ -228,6 +217,11 @@ impl Case {
             calls: 1,
             background: false,
         }
+    }
+
+    fn signed(name: &str, sender: Sender, body: Bytes) -> Self {
+        let headers = header(sender, sig(sender, SECRET, &body));
+        Self::accepted(name, sender, headers, body)
     }
 
     fn with_signature(mut self, value: impl Into<Vec<u8>>) -> Self {

@@ -206,10 +206,7 @@ fn axum_app() -> axum::Router {
 }
 
 async fn axum_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, axum_app()).await });
-    addr
+    serve_axum(axum_app()).await
 }
 
 fn actix_server() -> SocketAddr {

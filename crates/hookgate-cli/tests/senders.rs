@@ -196,10 +196,7 @@ impl App {
                 .layer(layer),
             );
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        addr
+        serve_app(router).await
     }
 }
 
@@ -241,6 +238,14 @@ fn start_proxy(dir: &Path, app: SocketAddr) -> Proxy {
     let config = dir.join("hookgate.toml");
     std::fs::write(&config, text).unwrap();
     serve(&config, Stdio::null())
+}
+
+/// `router` served on 127.0.0.1 (a free port) for the rest of the test.
+async fn serve_app(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
 }
 
 /// `hookgate serve --config config`, its log to `log`, at the address it
@@ -383,9 +388,7 @@ async fn a_report_only_route_says_so_at_start_and_forwards_failures_without_the_
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let app_addr = serve_app(app).await;
 
     let dir = temp_dir("report-only");
     std::fs::write(dir.join("gh.secret"), secret_for("github")).unwrap();
@@ -514,9 +517,7 @@ async fn serve_looks_each_tenants_secrets_up_by_header_and_refuses_unknown_tenan
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let app_addr = serve_app(app).await;
 
     let dir = temp_dir("tenants");
     std::fs::write(dir.join("acme.secret"), "acme-new").unwrap();
@@ -583,9 +584,7 @@ async fn serve_sheds_deliveries_beyond_a_routes_handler_cap_with_503() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let app_addr = serve_app(app).await;
     let dir = temp_dir("shedding");
     std::fs::write(dir.join("gh.secret"), secret_for("github")).unwrap();
     let config = dir.join("hookgate.toml");

@@ -60,9 +60,6 @@ use hmac::{Hmac, Mac};
 use crate::headers::{HeaderValue, Headers};
 use crate::{ConfigError, Rejection};
 
-/// Length of an HMAC-SHA256 tag.
-pub const TAG_LEN: usize = 32;
-
 /// The longest tag or signature any algorithm produces (HMAC-SHA512 and
 /// ed25519: 64 bytes).
 pub const MAX_TAG_LEN: usize = 64;
