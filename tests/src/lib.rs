@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 pub mod ackbench;
 pub mod chaos;
 pub mod dedupe;
+pub mod dedupe_model;
 pub mod handler;
 pub mod hostile;
 pub mod inbox;
