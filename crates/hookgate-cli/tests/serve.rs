@@ -1224,3 +1224,219 @@ async fn sigterm_does_not_wait_for_idle_connections() {
     assert!(kept_alive.await.unwrap().is_some());
     drop(idle);
 }
+
+/// A client that sends a delivery's head and the start of its body, then
+/// a byte every 500 ms: how long the proxy kept it (until it answered or
+/// closed), or `None` if it was still open after `give_up`.
+async fn slow_body(addr: SocketAddr, give_up: Duration) -> Option<Duration> {
+    let (sig, body) = delivery("wh_slow_body", "");
+    let started = Instant::now();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let head = format!(
+        "POST /webhooks/aexo HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nx-aexo-signature: {sig}\r\n\r\n",
+        body.len() + 4000
+    );
+    conn.write_all(head.as_bytes()).await.ok()?;
+    conn.write_all(&body[..64]).await.ok()?;
+    let mut buf = [0u8; 256];
+    while started.elapsed() < give_up {
+        match tokio::time::timeout(Duration::from_millis(500), conn.read(&mut buf)).await {
+            // An answer (408) or a close ends it.
+            Ok(_) => return Some(started.elapsed()),
+            Err(_) => {
+                if conn.write_all(b" ").await.is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Issue 15's shedding measurement on the proxy: 1,000 connections sending
+/// their bodies a byte at a time, a flood of 16 senders posting valid
+/// deliveries back to back at a route capped at 4 handlers (an upstream
+/// that takes 700 ms), and a well-behaved sender posting one delivery
+/// every 300 ms and retrying after `Retry-After`. The proxy's memory is
+/// sampled throughout: it stays bounded; every flood answer is 200 or 503
+/// with `Retry-After` (nothing queues without bound); every well-behaved
+/// attempt is answered within 2 s and every one of its events is
+/// delivered; the slow bodies are cut at the body read timeout (10 s).
+/// The figures are printed (`-- --nocapture`) for BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_and_a_flood_neither_grow_memory_nor_starve_a_well_behaved_sender() {
+    use hookgate_conformance::hostile::rss_kib;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let upstream = Upstream::default();
+    let up = upstream.start().await;
+    let dir = temp_dir("flood");
+    std::fs::write(dir.join("aexo.secret"), format!("{SECRET}\n")).unwrap();
+    let path = dir.join("hookgate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\
+             header_read_timeout_secs = 2\nidle_timeout_secs = 2\nmax_connections = 2000\n\n\
+             [dedupe]\nstore = \"memory\"\n\n\
+             [[route]]\npath = \"/webhooks/aexo\"\nscheme = \"aexo\"\n\
+             secrets = [{{ file = \"aexo.secret\" }}]\nupstream = \"http://{up}/hook\"\n\
+             max_concurrent_handlers = 4\n"
+        ),
+    )
+    .unwrap();
+    let proxy = start(&path);
+    let (addr, pid) = (proxy.addr, proxy.child.id());
+    // Warm: one delivery through, so the baseline includes the first
+    // connection's buffers and the upstream pool.
+    assert_eq!(deliver_plain(addr, "wh_flood_warm").await, 200);
+    let rss_before = rss_kib(pid);
+
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            let mut samples = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let rss = rss_kib(pid);
+                peak = peak.max(rss);
+                samples.push(rss);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            (peak, samples)
+        })
+    };
+    let slow: Vec<_> = (0..1000)
+        .map(|_| tokio::spawn(slow_body(addr, Duration::from_secs(20))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let flood_until = Instant::now() + Duration::from_secs(6);
+    let (ok, shed, other) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let flood: Vec<_> = (0..16)
+        .map(|sender| {
+            let (ok, shed, other) = (ok.clone(), shed.clone(), other.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < flood_until {
+                    n += 1;
+                    let (sig, body) = delivery(&format!("wh_flood_{sender}_{n}"), "pause");
+                    let reply = hookgate_conformance::post(
+                        addr,
+                        "/webhooks/aexo",
+                        &[("x-aexo-signature", sig)],
+                        &body,
+                    )
+                    .await;
+                    let retry_after = reply.headers.iter().any(|(k, _)| k == "retry-after");
+                    match reply.status {
+                        200 => ok.fetch_add(1, Ordering::Relaxed),
+                        503 if retry_after => shed.fetch_add(1, Ordering::Relaxed),
+                        _ => other.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+
+    // The well-behaved sender: one event every 300 ms while the flood
+    // lasts, each retried after Retry-After until delivered.
+    let mut slowest_answer = Duration::ZERO;
+    let mut attempts = 0;
+    let mut events = 0;
+    let mut first_try = 0;
+    while Instant::now() < flood_until {
+        events += 1;
+        let id = format!("wh_polite_{events}");
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            attempts += 1;
+            let asked = Instant::now();
+            let (sig, body) = delivery(&id, "");
+            let reply = tokio::time::timeout(
+                Duration::from_secs(10),
+                hookgate_conformance::post(
+                    addr,
+                    "/webhooks/aexo",
+                    &[("x-aexo-signature", sig)],
+                    &body,
+                ),
+            )
+            .await
+            .expect("a well-behaved delivery went unanswered for 10 s");
+            slowest_answer = slowest_answer.max(asked.elapsed());
+            match reply.status {
+                200 => break,
+                503 => {
+                    let wait = reply
+                        .headers
+                        .iter()
+                        .find(|(k, _)| k == "retry-after")
+                        .and_then(|(_, v)| v.parse::<u64>().ok())
+                        .expect("503 without Retry-After");
+                    assert!(tries < 30, "{id} still refused after {tries} tries");
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                }
+                s => panic!("{id} answered {s}"),
+            }
+        }
+        if tries == 1 {
+            first_try += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for f in flood {
+        f.await.unwrap();
+    }
+    let rss_flood_end = rss_kib(pid);
+    let mut cut = Duration::ZERO;
+    for s in slow {
+        let lasted = s.await.unwrap().expect("a slow body still open after 20 s");
+        cut = cut.max(lasted);
+    }
+    done.store(true, Ordering::Relaxed);
+    let (peak, samples) = sampler.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = rss_kib(pid);
+    let (ok, shed, other) = (
+        ok.load(Ordering::Relaxed),
+        shed.load(Ordering::Relaxed),
+        other.load(Ordering::Relaxed),
+    );
+    eprintln!(
+        "flood: {ok} delivered, {shed} shed (503 + Retry-After), {other} other; \
+         well-behaved: {events} events, {first_try} on the first try, {attempts} attempts, \
+         slowest answer {slowest_answer:?}; slow bodies cut after at most {cut:?}; \
+         proxy RSS KiB: before {rss_before}, peak {peak}, at the flood's end {rss_flood_end}, \
+         after {rss_after}; samples {samples:?}"
+    );
+    assert_eq!(
+        other, 0,
+        "flood answers other than 200 or 503 + Retry-After"
+    );
+    assert!(shed > 0, "the flood never reached the handler cap");
+    assert!(ok > 0);
+    assert!(
+        slowest_answer < Duration::from_secs(2),
+        "{slowest_answer:?}"
+    );
+    assert!(
+        cut <= Duration::from_secs(13),
+        "slow bodies kept {cut:?} (read timeout 10 s)"
+    );
+    // Bounded: under 64 KiB per open connection at the peak, and given back.
+    assert!(
+        peak.saturating_sub(rss_before) < 64 * 1000,
+        "memory grew from {rss_before} KiB to a peak of {peak} KiB"
+    );
+    // Every delivered event reached the upstream once (the flood's and the
+    // well-behaved sender's, plus the warm-up).
+    assert_eq!(upstream.count(), ok + events + 1);
+}
