@@ -23,3 +23,5 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== fuzz (a short run of every target; fuzz/README.md has the long runs)"
+bash scripts/fuzz.sh 20
