@@ -26,8 +26,6 @@ rows = [
     ("standard-webhooks", ["bare_hmac", "standardwebhooks", "svix", "hookgate_verify"]),
     ("github", ["bare_hmac", "webhook-verify", "hookgate_axifi"]),
 ]
-lines = ["| group | size | hookgate (median of runs) | " + " | ".join(
-    "x / hookgate: " + n for n in ["bare_hmac", "peer 1", "peer 2", "other"]) + " |"]
 print(f"\nRatios: each library's median time / hookgate's, same run; median over {runs} runs [min-max].")
 print("A ratio above 1 means hookgate is faster.\n")
 for group, others in rows:
