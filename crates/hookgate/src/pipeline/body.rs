@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use super::Intake;
 use crate::Rejection;
@@ -19,13 +19,19 @@ pin_project! {
     /// buffer as it arrives. Keeping the chunks themselves would keep each
     /// one's read buffer alive: a client sending its body a byte at a time
     /// would then hold kilobytes of the server's memory per byte sent.
+    ///
+    /// The read timeout counts from the request's arrival; its timer is
+    /// only made when the body is not all there yet (a delivery whose body
+    /// came with its head, the usual case, never touches the timer wheel).
     #[must_use = "futures do nothing unless polled"]
     pub struct ReadBody<S> {
         #[pin]
         body: S,
         #[pin]
-        timeout: Sleep,
-        intake: Intake,
+        timeout: Option<Sleep>,
+        read_by: Instant,
+        scheme: &'static str,
+        limit: usize,
         first: Option<Bytes>,
         joined: BytesMut,
         total: usize,
@@ -35,11 +41,13 @@ pin_project! {
 }
 
 impl<S> ReadBody<S> {
-    pub(super) fn new(intake: Intake, body: S, refused: Option<Rejection>) -> Self {
+    pub(super) fn new(intake: &Intake, body: S, refused: Option<Rejection>) -> Self {
         Self {
             body,
-            timeout: tokio::time::sleep(intake.verifier().settings().read_timeout),
-            intake,
+            timeout: None,
+            read_by: intake.arrived() + intake.verifier().settings().read_timeout,
+            scheme: intake.scheme(),
+            limit: intake.verifier().settings().max_body_bytes,
             first: None,
             joined: BytesMut::new(),
             total: 0,
@@ -53,7 +61,7 @@ impl<S> std::fmt::Debug for ReadBody<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadBody")
             .field("read", &self.total)
-            .field("limit", &self.intake.verifier().settings().max_body_bytes)
+            .field("limit", &self.limit)
             .finish_non_exhaustive()
     }
 }
@@ -76,7 +84,7 @@ where
             *this.done = true;
             return Poll::Ready(Err(rejection));
         }
-        let limit = this.intake.verifier().settings().max_body_bytes;
+        let limit = *this.limit;
         let failed = loop {
             match this.body.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
@@ -100,16 +108,22 @@ where
                         None => std::mem::take(this.joined).freeze(),
                     }));
                 }
-                Poll::Pending => match this.timeout.as_mut().poll(cx) {
-                    Poll::Ready(()) => break Rejection::BodyTimeout,
-                    Poll::Pending => return Poll::Pending,
-                },
+                Poll::Pending => {
+                    if this.timeout.is_none() {
+                        this.timeout
+                            .set(Some(tokio::time::sleep_until(*this.read_by)));
+                    }
+                    match this.timeout.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                        Some(Poll::Ready(())) => break Rejection::BodyTimeout,
+                        _ => return Poll::Pending,
+                    }
+                }
             }
         };
         *this.done = true;
         *this.first = None;
         *this.joined = BytesMut::new();
-        Poll::Ready(Err(this.intake.reject(failed)))
+        Poll::Ready(Err(super::reject(this.scheme, failed)))
     }
 }
 

@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Timeout};
+use tokio::time::{Instant, Sleep};
 
 use crate::{Answer, Rejection};
 
@@ -13,6 +13,10 @@ pin_project! {
     /// [`Intake::run`](super::Intake::run). Resolves to the handler's output,
     /// or to the answer that replaces it: 503 with `Retry-After` at the
     /// deadline (the handler's future is dropped), 500 on a panic.
+    ///
+    /// The deadline's timer is made the first time the handler is not
+    /// done: a handler that answers in its first poll never touches the
+    /// timer wheel.
     #[must_use = "futures do nothing unless polled"]
     pub struct RunHandler<F> {
         #[pin]
@@ -27,7 +31,13 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F> {
-        Running { #[pin] future: Timeout<F> },
+        Running {
+            #[pin]
+            future: F,
+            #[pin]
+            timer: Option<Sleep>,
+            deadline: Instant,
+        },
         Finished { answer: Option<Answer> },
     }
 }
@@ -56,7 +66,9 @@ impl<F: Future> RunHandler<F> {
         };
         let state = match catch_unwind(AssertUnwindSafe(start)) {
             Ok(future) => State::Running {
-                future: tokio::time::timeout_at(deadline, future),
+                future,
+                timer: None,
+                deadline,
             },
             Err(_panic) => {
                 tracing::error!(scheme, "handler panicked: answering 500");
@@ -95,30 +107,41 @@ impl<F: Future> Future for RunHandler<F> {
                     .take()
                     .unwrap_or(Answer::Rejected(Rejection::HandlerPanicked))
             }
-            StateProj::Running { future } => {
-                let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-                if matches!(polled, Ok(Poll::Pending)) {
-                    return Poll::Pending;
-                }
+            StateProj::Running {
+                future,
+                mut timer,
+                deadline,
+            } => {
+                let outcome = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                    Ok(Poll::Ready(output)) => Ok(output),
+                    Err(_panic) => Err(Rejection::HandlerPanicked),
+                    Ok(Poll::Pending) => {
+                        if timer.is_none() {
+                            timer.set(Some(tokio::time::sleep_until(*deadline)));
+                        }
+                        match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                            Some(Poll::Ready(())) => Err(Rejection::HandlerDeadline),
+                            _ => return Poll::Pending,
+                        }
+                    }
+                };
                 crate::metrics::handler_duration(this.scheme, "sync", this.started.elapsed());
-                match polled {
-                    Ok(Poll::Ready(Ok(output))) => {
+                let rejection = match outcome {
+                    Ok(output) => {
                         this.state.set(State::Finished { answer: None });
                         return Poll::Ready(Ok(output));
                     }
-                    Ok(Poll::Ready(Err(_elapsed))) => {
-                        tracing::warn!(
-                            scheme = *this.scheme,
-                            "handler still running at the deadline: answering 503, dropping it"
-                        );
-                        Answer::Rejected(Rejection::HandlerDeadline)
-                    }
-                    Err(_panic) => {
-                        tracing::error!(scheme = *this.scheme, "handler panicked: answering 500");
-                        Answer::Rejected(Rejection::HandlerPanicked)
-                    }
-                    Ok(Poll::Pending) => return Poll::Pending,
+                    Err(rejection) => rejection,
+                };
+                if rejection == Rejection::HandlerDeadline {
+                    tracing::warn!(
+                        scheme = *this.scheme,
+                        "handler still running at the deadline: answering 503, dropping it"
+                    );
+                } else {
+                    tracing::error!(scheme = *this.scheme, "handler panicked: answering 500");
                 }
+                Answer::Rejected(rejection)
             }
         };
         // The handler's future (if any) is dropped here, before answering.

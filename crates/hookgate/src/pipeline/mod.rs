@@ -60,15 +60,18 @@ pub struct ReportOnly {
 #[derive(Debug, Clone)]
 pub struct Intake {
     verifier: Verifier,
+    arrived: Instant,
     deadline: Instant,
 }
 
 impl Intake {
     /// A delivery that arrived now: its handler deadline starts.
     pub fn new(verifier: &Verifier) -> Self {
+        let arrived = Instant::now();
         Self {
             verifier: verifier.clone(),
-            deadline: Instant::now() + verifier.settings().handler_deadline,
+            arrived,
+            deadline: arrived + verifier.settings().handler_deadline,
         }
     }
 
@@ -129,6 +132,12 @@ impl Intake {
         self.verifier.scheme().name()
     }
 
+    /// When the request arrived: the body read timeout and the handler
+    /// deadline count from here.
+    pub fn arrived(&self) -> Instant {
+        self.arrived
+    }
+
     /// When the handler must have answered.
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -143,14 +152,7 @@ impl Intake {
     /// The stages call it; an adapter calls it for a check of its own
     /// (HTTPS, say) so that every refusal shows the same way.
     pub fn reject(&self, rejection: Rejection) -> Rejection {
-        crate::metrics::rejected(self.scheme(), &rejection);
-        tracing::warn!(
-            scheme = self.scheme(),
-            reason = rejection.reason(),
-            status = rejection.status().as_u16(),
-            "webhook delivery rejected"
-        );
-        rejection
+        reject(self.scheme(), rejection)
     }
 
     /// Reads the body, a stream of chunks, through the limit and the read
@@ -168,7 +170,7 @@ impl Intake {
             .check_content_length(declared)
             .err()
             .map(|rejection| self.reject(rejection));
-        ReadBody::new(self.clone(), body, refused)
+        ReadBody::new(self, body, refused)
     }
 
     /// Verifies the read body: signature, envelope, freshness. `query` is
@@ -262,4 +264,16 @@ impl Intake {
             start,
         )
     }
+}
+
+/// [`Intake::reject`], for the stages that keep only the scheme's name.
+fn reject(scheme: &'static str, rejection: Rejection) -> Rejection {
+    crate::metrics::rejected(scheme, &rejection);
+    tracing::warn!(
+        scheme,
+        reason = rejection.reason(),
+        status = rejection.status().as_u16(),
+        "webhook delivery rejected"
+    );
+    rejection
 }
