@@ -75,7 +75,12 @@ pub struct Settings {
 /// assert_eq!(verifier.verify(&wrong, body).unwrap_err(), Rejection::BadSignature);
 /// ```
 #[derive(Clone, Debug)]
-pub struct Verifier {
+pub struct Verifier(Arc<Config>);
+
+/// A [`Verifier`]'s settings, behind one `Arc`: a clone per delivery is one
+/// reference count, not one per shared part.
+#[derive(Clone, Debug)]
+struct Config {
     scheme: Arc<dyn Scheme>,
     keys: Keys,
     public_url: Option<Arc<str>>,
@@ -146,7 +151,7 @@ impl Verifier {
     }
 
     fn with_keys(scheme: Arc<dyn Scheme>, keys: Keys, public_url: Option<Arc<str>>) -> Self {
-        Self {
+        Self(Arc::new(Config {
             keys,
             freshness: scheme.default_freshness(),
             max_future_skew: scheme.default_future_skew(),
@@ -161,7 +166,7 @@ impl Verifier {
             tenants: None,
             tenant: None,
             handler_cap: None,
-        }
+        }))
     }
 
     /// A verifier for one route serving many tenants: each delivery names
@@ -185,7 +190,7 @@ impl Verifier {
             });
         }
         let mut verifier = Self::with_keys(Arc::new(scheme), Keys::none(), None);
-        verifier.tenants = Some(Tenants {
+        verifier.config().tenants = Some(Tenants {
             key,
             lookup: Arc::new(lookup),
         });
@@ -196,8 +201,8 @@ impl Verifier {
     /// setting kept.
     pub fn with_secrets(&self, secrets: &Secrets) -> Result<Self, ConfigError> {
         let mut verifier = self.clone();
-        verifier.keys = Keys::new(&*self.scheme, secrets)?;
-        verifier.tenants = None;
+        verifier.config().keys = Keys::new(&*self.0.scheme, secrets)?;
+        verifier.config().tenants = None;
         Ok(verifier)
     }
 
@@ -211,13 +216,18 @@ impl Verifier {
         secrets: &Secrets,
     ) -> Result<Self, ConfigError> {
         let mut verifier = self.with_secrets(secrets)?;
-        verifier.tenant = Some(tenant.into());
+        verifier.config().tenant = Some(tenant.into());
         Ok(verifier)
+    }
+
+    /// The settings to change, copied first if another clone shares them.
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.0)
     }
 
     /// The tenant rule and lookup of a per-tenant route.
     pub(crate) fn tenants(&self) -> Option<&Tenants> {
-        self.tenants.as_ref()
+        self.0.tenants.as_ref()
     }
 
     /// AEXO with one secret; refused when the secret is empty.
@@ -233,7 +243,7 @@ impl Verifier {
     /// Replaces the accepted secrets (rotation: list the new and the old);
     /// refused as [`new`](Self::new) refuses them.
     pub fn secrets(mut self, secrets: Secrets) -> Result<Self, ConfigError> {
-        self.keys = Keys::new(&*self.scheme, &secrets)?;
+        self.config().keys = Keys::new(&*self.0.scheme, &secrets)?;
         Ok(self)
     }
 
@@ -241,28 +251,28 @@ impl Verifier {
     /// retry span when the sender keeps the original timestamp on retries.
     #[must_use]
     pub fn freshness(mut self, window: Duration) -> Self {
-        self.freshness = window;
+        self.config().freshness = window;
         self
     }
 
     /// How far ahead of our clock a signed timestamp may be.
     #[must_use]
     pub fn max_future_skew(mut self, skew: Duration) -> Self {
-        self.max_future_skew = skew;
+        self.config().max_future_skew = skew;
         self
     }
 
     /// The largest body accepted, in bytes (default 1 MiB).
     #[must_use]
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
-        self.max_body_bytes = limit;
+        self.config().max_body_bytes = limit;
         self
     }
 
     /// How long the whole body may take to arrive (default 10 s).
     #[must_use]
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
+        self.config().read_timeout = timeout;
         self
     }
 
@@ -274,7 +284,7 @@ impl Verifier {
     /// inbox). Refused when zero or above 29 s.
     pub fn handler_deadline(mut self, deadline: Duration) -> Result<Self, ConfigError> {
         Self::check_handler_deadline(deadline)?;
-        self.deadline = deadline;
+        self.config().deadline = deadline;
         Ok(self)
     }
 
@@ -293,10 +303,10 @@ impl Verifier {
     /// [`handshake`](crate::handshake)). Refused for a signed handshake of
     /// another sender than the route's scheme.
     pub fn handshake(mut self, handshake: Handshake) -> Result<Self, ConfigError> {
-        handshake.check(self.scheme.name())?;
-        let mut all = self.handshakes.to_vec();
+        handshake.check(self.0.scheme.name())?;
+        let mut all = self.0.handshakes.to_vec();
         all.push(handshake);
-        self.handshakes = all.into();
+        self.config().handshakes = all.into();
         Ok(self)
     }
 
@@ -312,17 +322,17 @@ impl Verifier {
     #[must_use]
     pub fn report_only(mut self) -> Self {
         tracing::warn!(
-            scheme = self.scheme.name(),
+            scheme = self.0.scheme.name(),
             "REPORT-ONLY verification: deliveries that fail verification are passed on \
              unverified; forged events reach the handler until this is turned off"
         );
-        self.report_only = true;
+        self.config().report_only = true;
         self
     }
 
     /// Whether the route is in report-only mode.
     pub fn is_report_only(&self) -> bool {
-        self.report_only
+        self.0.report_only
     }
 
     /// At most `max` handlers of this route run at once; a delivery beyond
@@ -333,18 +343,18 @@ impl Verifier {
         if max == 0 {
             return Err(ConfigError::ZeroHandlerCap);
         }
-        self.handler_cap = Some((max, Arc::new(tokio::sync::Semaphore::new(max))));
+        self.config().handler_cap = Some((max, Arc::new(tokio::sync::Semaphore::new(max))));
         Ok(self)
     }
 
     /// The route's handler cap, if it has one.
     pub(crate) fn handler_cap(&self) -> Option<&Arc<tokio::sync::Semaphore>> {
-        self.handler_cap.as_ref().map(|(_, cap)| cap)
+        self.0.handler_cap.as_ref().map(|(_, cap)| cap)
     }
 
     /// The handshakes this route answers.
     pub fn handshakes(&self) -> &[Handshake] {
-        &self.handshakes
+        &self.0.handshakes
     }
 
     /// The answer to an unsigned handshake (Graph, Meta, Dropbox), decided
@@ -354,17 +364,18 @@ impl Verifier {
         method: &http::Method,
         query: Option<&str>,
     ) -> Option<HandshakeReply> {
-        handshake::before_body(&self.handshakes, method, query)
+        handshake::before_body(&self.0.handshakes, method, query)
     }
 
     /// The answer to a verified delivery that is a signed handshake (Slack,
     /// Zoom, Discord).
     pub fn handshake_after_verify(&self, event: &VerifiedEvent) -> Option<HandshakeReply> {
-        if self.handshakes.is_empty() {
+        if self.0.handshakes.is_empty() {
             return None;
         }
-        handshake::after_verify(&self.handshakes, event, |bytes| {
-            self.keys
+        handshake::after_verify(&self.0.handshakes, event, |bytes| {
+            self.0
+                .keys
                 .iter()
                 .next()
                 .and_then(|key| key.hmac_sha256(bytes))
@@ -374,37 +385,37 @@ impl Verifier {
     /// The clock used for the freshness check (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.config().clock = Arc::new(clock);
         self
     }
 
     /// The scheme.
     pub fn scheme(&self) -> &dyn Scheme {
-        &*self.scheme
+        &*self.0.scheme
     }
 
     /// The public URL, for a scheme that signs it.
     pub fn public_url(&self) -> Option<&str> {
-        self.public_url.as_deref()
+        self.0.public_url.as_deref()
     }
 
     /// The settings in force, each field named as the method that sets it.
     pub fn settings(&self) -> Settings {
         Settings {
-            freshness: self.freshness,
-            max_future_skew: self.max_future_skew,
-            max_body_bytes: self.max_body_bytes,
-            read_timeout: self.read_timeout,
-            handler_deadline: self.deadline,
-            max_concurrent_handlers: self.handler_cap.as_ref().map(|(max, _)| *max),
+            freshness: self.0.freshness,
+            max_future_skew: self.0.max_future_skew,
+            max_body_bytes: self.0.max_body_bytes,
+            read_timeout: self.0.read_timeout,
+            handler_deadline: self.0.deadline,
+            max_concurrent_handlers: self.0.handler_cap.as_ref().map(|(max, _)| *max),
         }
     }
 
     /// Refuses a declared `Content-Length` over the limit, before reading.
     pub fn check_content_length(&self, declared: Option<u64>) -> Result<(), Rejection> {
         match declared {
-            Some(len) if len > self.max_body_bytes as u64 => Err(Rejection::BodyTooLarge {
-                limit: self.max_body_bytes,
+            Some(len) if len > self.0.max_body_bytes as u64 => Err(Rejection::BodyTooLarge {
+                limit: self.0.max_body_bytes,
             }),
             _ => Ok(()),
         }
@@ -429,7 +440,7 @@ impl Verifier {
         query: Option<&str>,
         body: &[u8],
     ) -> Result<SignatureMatch, Rejection> {
-        let url = match (&self.public_url, query) {
+        let url = match (&self.0.public_url, query) {
             (Some(base), Some(q)) if !q.is_empty() => Some(format!("{base}?{q}").into()),
             (Some(base), _) => Some(std::borrow::Cow::Borrowed(&**base)),
             (None, _) => None,
@@ -438,16 +449,16 @@ impl Verifier {
         if let Some(url) = url.as_deref() {
             message = message.with_url(url);
         }
-        if self.keys.is_empty() {
+        if self.0.keys.is_empty() {
             // A per-tenant verifier before its tenant's lookup.
             return Err(Rejection::UnknownTenant);
         }
-        let mut parts = SignatureParts::new(self.scheme.algorithm());
-        self.scheme.parse_signature(message, &mut parts)?;
+        let mut parts = SignatureParts::new(self.0.scheme.algorithm());
+        self.0.scheme.parse_signature(message, &mut parts)?;
         if !parts.has_tags() {
             return Err(Rejection::MalformedSignature);
         }
-        for (index, key) in self.keys.iter().enumerate() {
+        for (index, key) in self.0.keys.iter().enumerate() {
             for variant in 0..parts.variants() {
                 let content = parts.content_variant(body, variant);
                 if key.matches(content, parts.tags_for(key.algorithm())) {
@@ -470,7 +481,7 @@ impl Verifier {
         headers: &dyn Headers,
         body: &[u8],
     ) -> Result<SignatureMatch, Rejection> {
-        self.authenticate_at(headers, body, self.clock.now())
+        self.authenticate_at(headers, body, self.0.clock.now())
     }
 
     /// [`authenticate`](Self::authenticate) with an explicit "now".
@@ -502,19 +513,19 @@ impl Verifier {
     /// The timestamp the scheme signs in a header, read without checking
     /// the signature: for tools that explain a failure, never for trust.
     pub fn signed_timestamp(&self, headers: &dyn Headers, body: &[u8]) -> Option<SystemTime> {
-        let mut parts = SignatureParts::new(self.scheme.algorithm());
+        let mut parts = SignatureParts::new(self.0.scheme.algorithm());
         let mut message = Message::new(headers, body);
-        if let Some(url) = self.public_url.as_deref() {
+        if let Some(url) = self.0.public_url.as_deref() {
             message = message.with_url(url);
         }
-        self.scheme.parse_signature(message, &mut parts).ok()?;
+        self.0.scheme.parse_signature(message, &mut parts).ok()?;
         parts.timestamp()
     }
 
     /// Verifies a whole delivery at the clock's current time: signature,
     /// envelope, freshness. Needs no event types.
     pub fn verify(&self, headers: &dyn Headers, body: Bytes) -> Result<VerifiedEvent, Rejection> {
-        self.verify_at(headers, body, self.clock.now())
+        self.verify_at(headers, body, self.0.clock.now())
     }
 
     /// [`verify`](Self::verify) for a request whose query string is
@@ -525,7 +536,7 @@ impl Verifier {
         query: Option<&str>,
         body: Bytes,
     ) -> Result<VerifiedEvent, Rejection> {
-        self.verify_request(headers, query, body, self.clock.now())
+        self.verify_request(headers, query, body, self.0.clock.now())
     }
 
     /// [`verify`](Self::verify) with an explicit "now", for tests and for
@@ -548,14 +559,14 @@ impl Verifier {
         body: Bytes,
         now: SystemTime,
     ) -> Result<VerifiedEvent, Rejection> {
-        if body.len() > self.max_body_bytes {
+        if body.len() > self.0.max_body_bytes {
             return Err(Rejection::BodyTooLarge {
-                limit: self.max_body_bytes,
+                limit: self.0.max_body_bytes,
             });
         }
         let matched = self.verify_signature_with_query(headers, query, &body)?;
-        let envelope = envelope::read(&self.scheme.envelope(), headers, &body).map_err(|e| {
-            tracing::warn!(scheme = self.scheme.name(), error = %e, "signed body is not a valid envelope");
+        let envelope = envelope::read(&self.0.scheme.envelope(), headers, &body).map_err(|e| {
+            tracing::warn!(scheme = self.0.scheme.name(), error = %e, "signed body is not a valid envelope");
             Rejection::InvalidEnvelope
         })?;
         let signed_at = matched
@@ -564,11 +575,11 @@ impl Verifier {
         if let Some(signed_at) = signed_at {
             self.check_freshness(signed_at, now)?;
         }
-        crate::metrics::verified(self.scheme.name());
+        crate::metrics::verified(self.0.scheme.name());
         Ok(envelope.into_verified(
-            self.scheme.name(),
+            self.0.scheme.name(),
             matched.secret_index,
-            self.tenant.clone(),
+            self.0.tenant.clone(),
             body,
         ))
     }
@@ -581,15 +592,15 @@ impl Verifier {
         headers: &dyn Headers,
         body: Bytes,
     ) -> Result<VerifiedEvent, Rejection> {
-        let envelope = envelope::read(&self.scheme.envelope(), headers, &body)
+        let envelope = envelope::read(&self.0.scheme.envelope(), headers, &body)
             .map_err(|_| Rejection::InvalidEnvelope)?;
-        Ok(envelope.into_verified(self.scheme.name(), 0, None, body))
+        Ok(envelope.into_verified(self.0.scheme.name(), 0, None, body))
     }
 
     /// Why `body` is not a valid envelope for this scheme, if it is not.
     /// For tools that explain a failure; it does not check the signature.
     pub fn envelope_error(&self, headers: &dyn Headers, body: &[u8]) -> Option<String> {
-        envelope::read(&self.scheme.envelope(), headers, body)
+        envelope::read(&self.0.scheme.envelope(), headers, body)
             .err()
             .map(|e| e.0)
     }
@@ -601,16 +612,16 @@ impl Verifier {
         headers: &dyn Headers,
         body: &[u8],
     ) -> Option<time::OffsetDateTime> {
-        envelope::read(&self.scheme.envelope(), headers, body)
+        envelope::read(&self.0.scheme.envelope(), headers, body)
             .ok()?
             .timestamp
     }
 
     fn check_freshness(&self, signed_at: SystemTime, now: SystemTime) -> Result<(), Rejection> {
         match now.duration_since(signed_at) {
-            Ok(age) if age > self.freshness => Err(Rejection::Stale),
+            Ok(age) if age > self.0.freshness => Err(Rejection::Stale),
             Ok(_) => Ok(()),
-            Err(ahead) if ahead.duration() > self.max_future_skew => Err(Rejection::FromFuture),
+            Err(ahead) if ahead.duration() > self.0.max_future_skew => Err(Rejection::FromFuture),
             Err(_) => Ok(()),
         }
     }
