@@ -27,8 +27,9 @@ pin_project! {
     pub struct ReadBody<S> {
         #[pin]
         body: S,
-        #[pin]
-        timeout: Option<Sleep>,
+        // Boxed: a future that carried the timer inline would be moved,
+        // with its room for the timer, at every step of every delivery.
+        timeout: Option<Pin<Box<Sleep>>>,
         read_by: Instant,
         scheme: &'static str,
         limit: usize,
@@ -109,13 +110,13 @@ where
                     }));
                 }
                 Poll::Pending => {
-                    if this.timeout.is_none() {
-                        this.timeout
-                            .set(Some(tokio::time::sleep_until(*this.read_by)));
-                    }
-                    match this.timeout.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
-                        Some(Poll::Ready(())) => break Rejection::BodyTimeout,
-                        _ => return Poll::Pending,
+                    let read_by = *this.read_by;
+                    let timer = this
+                        .timeout
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(read_by)));
+                    match timer.as_mut().poll(cx) {
+                        Poll::Ready(()) => break Rejection::BodyTimeout,
+                        Poll::Pending => return Poll::Pending,
                     }
                 }
             }

@@ -34,8 +34,8 @@ pin_project! {
         Running {
             #[pin]
             future: F,
-            #[pin]
-            timer: Option<Sleep>,
+            // Boxed, as in ReadBody: made only for a handler that waits.
+            timer: Option<Pin<Box<Sleep>>>,
             deadline: Instant,
         },
         Finished { answer: Option<Answer> },
@@ -109,19 +109,19 @@ impl<F: Future> Future for RunHandler<F> {
             }
             StateProj::Running {
                 future,
-                mut timer,
+                timer,
                 deadline,
             } => {
                 let outcome = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                     Ok(Poll::Ready(output)) => Ok(output),
                     Err(_panic) => Err(Rejection::HandlerPanicked),
                     Ok(Poll::Pending) => {
-                        if timer.is_none() {
-                            timer.set(Some(tokio::time::sleep_until(*deadline)));
-                        }
-                        match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
-                            Some(Poll::Ready(())) => Err(Rejection::HandlerDeadline),
-                            _ => return Poll::Pending,
+                        let deadline = *deadline;
+                        let timer = timer
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                        match timer.as_mut().poll(cx) {
+                            Poll::Ready(()) => Err(Rejection::HandlerDeadline),
+                            Poll::Pending => return Poll::Pending,
                         }
                     }
                 };
