@@ -416,6 +416,15 @@ async fn check_handshakes(addr: SocketAddr) {
     let body = br#"{"version":1,"application_id":"2","type":0}"#;
     let reply = wire::post(addr, "/hook/discord", &signed_body("discord", body), body).await;
     assert_eq!(reply.status, 204, "{}", text(&reply));
+    // A webhook event is `type` 1 with an `event` object: not a PING, it
+    // reaches the handler.
+    let body = br#"{"version":1,"application_id":"2","type":1,"event":{"type":"APPLICATION_AUTHORIZED","timestamp":"2024-10-18T14:42:53.064834","data":{}}}"#;
+    let reply = wire::post(addr, "/hook/discord", &signed_body("discord", body), body).await;
+    assert_eq!(
+        (reply.status, text(&reply).as_str()),
+        (200, "discord|-|1"),
+        "a type-1 webhook event is handed to the handler"
+    );
 
     // Microsoft Graph: the decoded token, as text that is not sniffed.
     let reply = wire::post(
