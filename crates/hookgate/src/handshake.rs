@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | [`Handshake::SlackUrlVerification`] | signed `{"type":"url_verification","challenge":..}` | 200 `{"challenge":..}` |
 //! | [`Handshake::ZoomUrlValidation`] | signed `{"event":"endpoint.url_validation","payload":{"plainToken":..}}` | 200 `{"plainToken":..,"encryptedToken": hex HMAC-SHA256(secret, plainToken)}` |
-//! | [`Handshake::DiscordPing`] | signed interaction `{"type":1}`; webhook event `{"type":0}` | 200 `{"type":1}`; 204 |
+//! | [`Handshake::DiscordPing`] | signed interaction `{"type":1}`; webhook event `{"type":0}` (a webhook event of type 1, with its `event`, is a delivery) | 200 `{"type":1}`; 204 |
 //! | [`Handshake::GraphValidation`] | `POST ?validationToken=..` (unsigned, no body) | 200 `text/plain`, the token |
 //! | [`Handshake::MetaVerifyToken`] | `GET ?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..` | 200 `text/plain`, the challenge, when the token is the configured one; 403 otherwise |
 //! | [`Handshake::DropboxChallenge`] | `GET ?challenge=..` (unsigned) | 200 `text/plain`, the challenge, `X-Content-Type-Options: nosniff` |
@@ -35,7 +35,8 @@ pub enum Handshake {
     /// Zoom's `endpoint.url_validation` (scheme `zoom`); answered with the
     /// route's first secret.
     ZoomUrlValidation,
-    /// Discord's PING, for interactions and for webhook events (scheme
+    /// Discord's PING, for interactions (`type` 1) and for webhook events
+    /// (`type` 0; their `type` 1 is an event, for the handler) (scheme
     /// `discord`).
     DiscordPing,
     /// Microsoft Graph's subscription validation (`validationToken`).
@@ -235,10 +236,13 @@ pub(crate) fn after_verify(
 /// object) rather than an interaction. Both use `type`: for webhook events
 /// 0 is PING and 1 an event; for interactions 1 is PING.
 fn is_discord_webhook_event(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|body| body.get("event").map(|e| !e.is_null()))
-        .unwrap_or(false)
+    /// The body's `event`, skipped over without being built.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        event: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Probe>(body).is_ok_and(|probe| probe.event.is_some())
 }
 
 /// The decoded value of the first `name` parameter of `query`.
