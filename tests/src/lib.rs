@@ -68,7 +68,7 @@ pub fn verifier(sender: Sender) -> Verifier {
             let key = hookgate::testing::verifying_secret(scheme, signing_secret(sender))
                 .expect("verifying secret");
             let secrets = Secrets::single(key).expect("secrets");
-            let scheme = hookgate::scheme::builtin(name).expect("a built-in scheme");
+            let scheme = other_scheme(name);
             match sender.public_url() {
                 Some(url) => Verifier::with_public_url(scheme, secrets, &url),
                 None => Verifier::new(scheme, secrets),
@@ -90,12 +90,15 @@ pub enum Sender {
     Aexo,
     /// `/webhooks/axifi`, handler takes `Webhook<AxifiEvent>`.
     Axifi,
-    /// `/webhooks/<name>` for every other built-in scheme (one of
-    /// [`OTHER_SENDERS`]), handler takes `Webhook<()>`.
+    /// `/webhooks/<name>` for every other route (one of [`OTHER_SENDERS`]:
+    /// the other built-in schemes, a `v1a` key, a configured scheme),
+    /// handler takes `Webhook<()>`.
     Other(&'static str),
 }
 
-/// The built-in schemes besides AEXO and AXIFI, and their routes' paths.
+/// The routes besides AEXO and AXIFI, and their paths: every other
+/// built-in scheme, Standard Webhooks with an ed25519 key, and a configured
+/// [`HmacScheme`](hookgate::scheme::HmacScheme).
 pub const OTHER_SENDERS: &[(&str, &str)] = &[
     ("standard-webhooks", "/webhooks/standard-webhooks"),
     ("svix", "/webhooks/svix"),
@@ -109,13 +112,60 @@ pub const OTHER_SENDERS: &[(&str, &str)] = &[
     ("discord", "/webhooks/discord"),
     ("square", "/webhooks/square"),
     ("twilio", "/webhooks/twilio"),
+    // Standard Webhooks once more, with an ed25519 (`v1a`) key.
+    ("standard-webhooks-v1a", "/webhooks/standard-webhooks-v1a"),
+    // A configured scheme ([`acme`]).
+    ("acme", "/webhooks/acme"),
 ];
 
+/// The configured scheme of the `acme` route: `X-Acme-Signature:
+/// s=<base64url HMAC-SHA512 of {x-acme-timestamp}.{body}>` (a list, split
+/// on `,`), a signed Unix-seconds timestamp, the delivery id in
+/// `X-Acme-Delivery`, the event type in the body's `type`.
+pub fn acme() -> &'static hookgate::scheme::HmacScheme {
+    use hookgate::scheme::{
+        Algorithm, Encoding, Field, HmacScheme, Part, TimeFormat, TimestampSource,
+    };
+    static ACME: std::sync::LazyLock<HmacScheme> = std::sync::LazyLock::new(|| {
+        HmacScheme::new("acme", "x-acme-signature")
+            .algorithm(Algorithm::HmacSha512)
+            .encoding(Encoding::Base64Url)
+            .list(b',', "s=")
+            .signed_content(vec![
+                Part::Header("x-acme-timestamp"),
+                Part::Literal("."),
+                Part::Body,
+            ])
+            .timestamp(TimestampSource::Header(
+                "x-acme-timestamp",
+                TimeFormat::UnixSeconds,
+            ))
+            .id(Field::header("x-acme-delivery"))
+            .event(Field::body("type"))
+            .build()
+            .expect("the acme scheme")
+    });
+    &ACME
+}
+
+/// The scheme of the route named `name` in [`OTHER_SENDERS`], shared.
+pub fn other_scheme(name: &str) -> std::sync::Arc<dyn Scheme> {
+    match name {
+        "acme" => std::sync::Arc::new(acme().clone()),
+        "standard-webhooks-v1a" => std::sync::Arc::new(hookgate::scheme::StandardWebhooks::V1),
+        _ => hookgate::scheme::builtin(name).expect("a built-in scheme"),
+    }
+}
+
 /// What a route's sender signs with: a Standard Webhooks secret is base64,
-/// a Discord key a hex seed (the route holds its public key).
+/// a Discord key a hex seed, a `v1a` key a `whsk_` base64 seed (the routes
+/// of ed25519 schemes hold the public key).
 pub fn signing_secret(sender: Sender) -> &'static str {
     match sender {
         Sender::Other("standard-webhooks" | "svix") => "whsec_Y29uZm9ybWFuY2UtY3VycmVudC1rZXk=",
+        Sender::Other("standard-webhooks-v1a") => {
+            "whsk_Y29uZm9ybWFuY2UtZWQyNTUxOS1zZWVkLTAxMjM0NTY="
+        }
         Sender::Other("discord") => {
             "6363636363636363636363636363636363636363636363636363636363636363"
         }
@@ -127,6 +177,9 @@ pub fn signing_secret(sender: Sender) -> &'static str {
 pub fn wrong_secret(sender: Sender) -> &'static str {
     match sender {
         Sender::Other("standard-webhooks" | "svix") => "whsec_c29tZW9uZS1lbHNlcy1rZXk=",
+        Sender::Other("standard-webhooks-v1a") => {
+            "whsk_c29tZW9uZS1lbHNlcy1lZDI1NTE5LXNlZWQtMDEyMzQ="
+        }
         Sender::Other("discord") => {
             "6464646464646464646464646464646464646464646464646464646464646464"
         }
@@ -164,7 +217,8 @@ impl Sender {
         match self {
             Sender::Aexo => &Aexo,
             Sender::Axifi => &Axifi,
-            Sender::Other("standard-webhooks") => &StandardWebhooks::V1,
+            Sender::Other("standard-webhooks" | "standard-webhooks-v1a") => &StandardWebhooks::V1,
+            Sender::Other("acme") => acme(),
             Sender::Other("svix") => &StandardWebhooks::SVIX,
             Sender::Other("github") => &GitHub,
             Sender::Other("stripe") => &Stripe,

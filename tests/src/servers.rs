@@ -1,7 +1,9 @@
 //! The same routes on each adapter, with the shared [`Handler`]:
 //! `/webhooks/aexo` (`Webhook<AexoEvent>`), `/webhooks/axifi`
-//! (`Webhook<AxifiEvent>`) and `/webhooks/<name>` for every other built-in
-//! scheme (`Webhook<()>`), each verified with [`verifier`] and
+//! (`Webhook<AxifiEvent>`) and `/webhooks/<name>` for every other route of
+//! [`OTHER_SENDERS`] (`Webhook<()>`: the other built-in schemes, Standard
+//! Webhooks with an ed25519 key, a configured `HmacScheme`), each verified
+//! with [`verifier`] and
 //! de-duplicated in memory.
 
 use std::future::IntoFuture;

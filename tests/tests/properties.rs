@@ -30,7 +30,9 @@ use hookgate_conformance::{
 };
 use proptest::prelude::*;
 
-/// Every route of the conformance crate: AEXO, AXIFI and the other twelve.
+/// Every route of the conformance crate: AEXO, AXIFI and the
+/// [`OTHER_SENDERS`] (the other built-in schemes, a `v1a` key, a
+/// configured scheme).
 fn senders() -> Vec<Sender> {
     let mut all = vec![Sender::Aexo, Sender::Axifi];
     all.extend(OTHER_SENDERS.iter().map(|(name, _)| Sender::Other(name)));
@@ -65,6 +67,7 @@ fn signed_headers(sender: Sender) -> &'static [&'static str] {
         "slack" => &["x-slack-request-timestamp"],
         "zoom" => &["x-zm-request-timestamp"],
         "discord" => &["x-signature-timestamp"],
+        "acme" => &["x-acme-timestamp"],
         _ => &[],
     }
 }

@@ -13,10 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use hookgate::dedupe::MemoryStore;
 use hookgate::handshake::Handshake;
-use hookgate::scheme::{
-    self, Algorithm, Encoding, Field, HmacScheme, Part, Scheme, SignInput, Source, TimeFormat,
-    TimestampSource,
-};
+use hookgate::scheme::{self, Algorithm, Field, Scheme, SignInput, Source};
 use hookgate::{testing, Secrets, Verifier, DEDUPE_HEADER};
 use hookgate_conformance::wire::{self, Reply};
 use tower::ServiceExt;
@@ -44,26 +41,9 @@ fn wrong_secret_for(label: &str) -> &'static str {
     }
 }
 
+/// The conformance crate's configured scheme (`X-Acme-Signature`).
 fn acme() -> Arc<dyn Scheme> {
-    Arc::new(
-        HmacScheme::new("acme", "x-acme-signature")
-            .algorithm(Algorithm::HmacSha512)
-            .encoding(Encoding::Base64Url)
-            .list(b',', "s=")
-            .signed_content(vec![
-                Part::Header("x-acme-timestamp"),
-                Part::Literal("."),
-                Part::Body,
-            ])
-            .timestamp(TimestampSource::Header(
-                "x-acme-timestamp",
-                TimeFormat::UnixSeconds,
-            ))
-            .id(Field::header("x-acme-delivery"))
-            .event(Field::body("type"))
-            .build()
-            .unwrap(),
-    )
+    Arc::new(hookgate_conformance::acme().clone())
 }
 
 /// The routes: every built-in scheme, Standard Webhooks once more with an
@@ -416,6 +396,15 @@ async fn check_handshakes(addr: SocketAddr) {
     let body = br#"{"version":1,"application_id":"2","type":0}"#;
     let reply = wire::post(addr, "/hook/discord", &signed_body("discord", body), body).await;
     assert_eq!(reply.status, 204, "{}", text(&reply));
+    // A webhook event is `type` 1 with an `event` object: not a PING, it
+    // reaches the handler.
+    let body = br#"{"version":1,"application_id":"2","type":1,"event":{"type":"APPLICATION_AUTHORIZED","timestamp":"2024-10-18T14:42:53.064834","data":{}}}"#;
+    let reply = wire::post(addr, "/hook/discord", &signed_body("discord", body), body).await;
+    assert_eq!(
+        (reply.status, text(&reply).as_str()),
+        (200, "discord|-|1"),
+        "a type-1 webhook event is handed to the handler"
+    );
 
     // Microsoft Graph: the decoded token, as text that is not sniffed.
     let reply = wire::post(

@@ -37,8 +37,10 @@ pub struct VerifyWebhook<M = Direct> {
 }
 
 impl VerifyWebhook<Direct> {
-    /// Verification with `verifier`; the handler runs for every verified delivery.
+    /// Verification with `verifier`; the handler runs for every verified
+    /// delivery. A report-only verifier is logged as a warning here.
     pub fn new(verifier: Verifier) -> Self {
+        hookgate::pipeline::warn_if_report_only(&verifier, "actix");
         Self {
             verifier,
             https: None,

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | [`Handshake::SlackUrlVerification`] | signed `{"type":"url_verification","challenge":..}` | 200 `{"challenge":..}` |
 //! | [`Handshake::ZoomUrlValidation`] | signed `{"event":"endpoint.url_validation","payload":{"plainToken":..}}` | 200 `{"plainToken":..,"encryptedToken": hex HMAC-SHA256(secret, plainToken)}` |
-//! | [`Handshake::DiscordPing`] | signed interaction `{"type":1}`; webhook event `{"type":0}` | 200 `{"type":1}`; 204 |
+//! | [`Handshake::DiscordPing`] | signed interaction `{"type":1}`; webhook event `{"type":0}` (a webhook event of type 1, with its `event`, is a delivery) | 200 `{"type":1}`; 204 |
 //! | [`Handshake::GraphValidation`] | `POST ?validationToken=..` (unsigned, no body) | 200 `text/plain`, the token |
 //! | [`Handshake::MetaVerifyToken`] | `GET ?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..` | 200 `text/plain`, the challenge, when the token is the configured one; 403 otherwise |
 //! | [`Handshake::DropboxChallenge`] | `GET ?challenge=..` (unsigned) | 200 `text/plain`, the challenge, `X-Content-Type-Options: nosniff` |
@@ -35,7 +35,8 @@ pub enum Handshake {
     /// Zoom's `endpoint.url_validation` (scheme `zoom`); answered with the
     /// route's first secret.
     ZoomUrlValidation,
-    /// Discord's PING, for interactions and for webhook events (scheme
+    /// Discord's PING, for interactions (`type` 1) and for webhook events
+    /// (`type` 0; their `type` 1 is an event, for the handler) (scheme
     /// `discord`).
     DiscordPing,
     /// Microsoft Graph's subscription validation (`validationToken`).
@@ -205,13 +206,16 @@ pub(crate) fn after_verify(
                 ));
             }
             Handshake::DiscordPing => match event.event_type() {
-                "1" => {
+                // Interactions: `type` 1 is PING. A webhook event of `type`
+                // 1 (an event, with its `event` object) is a delivery.
+                "1" if !is_discord_webhook_event(event.body()) => {
                     return Some(HandshakeReply::json(
                         "discord_ping",
                         serde_json::json!({ "type": 1 }),
                     ))
                 }
-                // Webhook events: a PING has `type` 0 and wants 204.
+                // Webhook events: a PING has `type` 0 and wants 204
+                // (interaction types start at 1).
                 "0" => {
                     return Some(HandshakeReply {
                         kind: "discord_ping",
@@ -226,6 +230,19 @@ pub(crate) fn after_verify(
         }
     }
     None
+}
+
+/// Whether a Discord body is a webhook event (it carries an `event`
+/// object) rather than an interaction. Both use `type`: for webhook events
+/// 0 is PING and 1 an event; for interactions 1 is PING.
+fn is_discord_webhook_event(body: &[u8]) -> bool {
+    /// The body's `event`, skipped over without being built.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        event: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Probe>(body).is_ok_and(|probe| probe.event.is_some())
 }
 
 /// The decoded value of the first `name` parameter of `query`.
@@ -284,6 +301,46 @@ mod tests {
         assert!(before_body(&all, &Method::GET, None).is_none());
         assert!(before_body(&[], &Method::GET, Some("challenge=abc")).is_none());
         assert!(before_body(&all, &Method::GET, Some("validationToken=x")).is_none());
+    }
+
+    /// `body` as a verified Discord delivery, and the answer of a route
+    /// that opted into the PING handshake.
+    fn discord_answer(body: &[u8]) -> Option<HandshakeReply> {
+        use crate::scheme::Discord;
+        let seed = "11".repeat(32);
+        let public = crate::testing::verifying_secret(&Discord, &seed).unwrap();
+        let verifier = crate::Verifier::new(Discord, crate::Secrets::single(public).unwrap())
+            .unwrap()
+            .handshake(Handshake::DiscordPing)
+            .unwrap();
+        let headers = crate::testing::sign(&Discord, &seed, body);
+        let event = verifier
+            .verify(&headers, Bytes::copy_from_slice(body))
+            .unwrap();
+        verifier.handshake_after_verify(&event)
+    }
+
+    #[test]
+    fn discord_pings_are_answered_and_webhook_events_of_type_1_are_not() {
+        // An interaction PING (interaction types start at 1): PONG.
+        let pong =
+            discord_answer(br#"{"id":"1","application_id":"2","type":1,"version":1}"#).unwrap();
+        assert_eq!(
+            (pong.status, &pong.body[..]),
+            (StatusCode::OK, &br#"{"type":1}"#[..])
+        );
+        // A webhook-event PING (type 0): 204.
+        let ping = discord_answer(br#"{"version":1,"application_id":"2","type":0}"#).unwrap();
+        assert_eq!((ping.status, ping.body.len()), (StatusCode::NO_CONTENT, 0));
+        // A webhook event (type 1, with its `event`) is a delivery for the
+        // handler, not a PING.
+        let event = br#"{"version":1,"application_id":"2","type":1,"event":{"type":"APPLICATION_AUTHORIZED","timestamp":"2024-10-18T14:42:53.064834","data":{}}}"#;
+        assert_eq!(discord_answer(event), None);
+        // Another interaction (2, an application command) is a delivery.
+        assert_eq!(
+            discord_answer(br#"{"id":"3","application_id":"2","type":2,"version":1}"#),
+            None
+        );
     }
 
     #[test]

@@ -317,7 +317,7 @@ impl Verifier {
     /// [`VerifiedEvent`]. For rolling verification out in front of an
     /// application that does not check today: watch the counter, then
     /// remove this setting. Never the default; logged as a warning when
-    /// set. The body limit and read timeout still apply, and a dedupe layer
+    /// set, and again by each layer or middleware built with it. The body limit and read timeout still apply, and a dedupe layer
     /// passes unverified deliveries on without a key.
     #[must_use]
     pub fn report_only(mut self) -> Self {

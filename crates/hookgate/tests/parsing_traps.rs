@@ -1,10 +1,13 @@
 //! The parsing traps other verifiers fell into, one test each; every test
 //! fails if its trap comes back.
 //!
-//! Constant time needs no test of its own here: a scheme never sees a key
-//! and never compares, it only says what is signed and which tags were
-//! sent; the one comparison is `Key::matches` (`subtle::ConstantTimeEq`
-//! over every candidate, no early exit), the same for every scheme.
+//! Constant time: a scheme only says what is signed and which tags were
+//! sent, and the tag comparison is `Key::matches` (`subtle::ConstantTimeEq`
+//! over every candidate, no early exit). That holds only while nobody adds
+//! an `==` on signature material (a scheme checking a hash it was sent, as
+//! Twilio's `bodySHA256`, or a handshake's token), so
+//! `signature_material_is_never_compared_with_eq` reads the sources and
+//! fails on one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -327,4 +330,264 @@ fn a_list_may_mix_v1_and_v1a_and_each_key_checks_only_its_own_entries() {
     let err =
         Verifier::new(StandardWebhooks::V1, Secrets::single("whpk_AAAA").unwrap()).unwrap_err();
     assert!(err.to_string().contains("whpk_"), "{err}");
+}
+
+/// Words that name signature material as an identifier's last word
+/// (`computed_tag`, `claimed`, `expected_token`): a tag, a digest, a
+/// token, a secret.
+const MATERIAL: &[&str] = &[
+    "tag",
+    "tags",
+    "sig",
+    "sigs",
+    "signature",
+    "signatures",
+    "digest",
+    "mac",
+    "hmac",
+    "computed",
+    "expected",
+    "claimed",
+    "token",
+    "hash",
+    "secret",
+    "encrypted",
+];
+
+/// What may follow material in an operand and makes it not the material
+/// itself (its length, its algorithm, whether it is empty).
+const METADATA: &[&str] = &[
+    "len",
+    "algorithm",
+    "is_empty",
+    "is_some",
+    "is_none",
+    "encoding",
+    "name",
+    "kind",
+    "count",
+];
+
+/// Calls that keep an operand the same bytes (`tag.as_bytes()`).
+const SAME_BYTES: &[&str] = &[
+    "as_bytes",
+    "as_slice",
+    "as_ref",
+    "as_str",
+    "to_vec",
+    "to_owned",
+    "to_string",
+    "into_bytes",
+    "to_ascii_lowercase",
+    "trim",
+    "trim_ascii",
+    "unwrap",
+    "unwrap_or_default",
+    "encode",
+    "hex",
+];
+
+/// `source` with comments, string and char literals blanked
+/// and the unit-test module (from `#[cfg(test)]` on) cut off.
+fn code_of(source: &str) -> String {
+    let tests = [
+        "#[cfg(test)]\nmod tests",
+        "#[cfg(test)]\npub(crate) mod tests",
+    ]
+    .iter()
+    .filter_map(|start| source.find(start))
+    .min()
+    .unwrap_or(source.len());
+    let source = &source[..tests];
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                // A string literal (raw strings in these files hold no `"`).
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => break,
+                        '\n' => {
+                            out.push('\n');
+                            escaped = false;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                out.push_str("\"\"");
+            }
+            '\'' => {
+                // A char literal (`b'='`, `'\n'`) or a lifetime (`'h`).
+                let rest: String = chars.clone().take(4).collect();
+                let len = if rest.starts_with('\\') {
+                    rest.find('\'').map(|i| i + 1)
+                } else if rest.chars().nth(1) == Some('\'') {
+                    Some(2)
+                } else {
+                    None
+                };
+                out.push('\'');
+                if let Some(len) = len {
+                    for _ in 0..len {
+                        chars.next();
+                    }
+                    out.push('\'');
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether an operand of `==` or `!=` is signature material: its last
+/// identifier, past calls that keep the same bytes, names material.
+fn is_material(operand: &str) -> bool {
+    let idents: Vec<&str> = operand
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    let Some(last) = idents.iter().rev().find(|w| !SAME_BYTES.contains(w)) else {
+        return false;
+    };
+    if METADATA.contains(last) {
+        return false;
+    }
+    // The identifier's head word, past generic suffixes: `computed_tag`
+    // and `tag_bytes` are material, `tag_key` (the name of a list entry)
+    // is not.
+    let lower = last.to_ascii_lowercase();
+    lower
+        .split('_')
+        .rev()
+        .find(|word| !["bytes", "text", "hex", "b64", "str", "value", "raw", "buf"].contains(word))
+        .is_some_and(|word| MATERIAL.contains(&word))
+}
+
+/// The `==` / `!=` comparisons of signature material in `source`, as
+/// `line: text`.
+fn material_comparisons(source: &str) -> Vec<String> {
+    let code = code_of(source);
+    let operand_char = |c: char| c.is_ascii_alphanumeric() || "_.()[]&*:".contains(c);
+    let mut found = Vec::new();
+    for (number, line) in code.lines().enumerate() {
+        for (at, op) in line.match_indices("==").chain(line.match_indices("!=")) {
+            // Not `<=`, `>=`, `===`, or the `=` of `!==`.
+            let before = line[..at].chars().last();
+            if matches!(before, Some('<' | '>' | '=' | '!')) || line[at + 2..].starts_with('=') {
+                continue;
+            }
+            let left: String = line[..at]
+                .trim_end()
+                .chars()
+                .rev()
+                .take_while(|c| operand_char(*c))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let right: String = line[at + op.len()..]
+                .trim_start()
+                .chars()
+                .take_while(|c| operand_char(*c))
+                .collect();
+            if is_material(&left) || is_material(&right) {
+                found.push(format!("{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+/// The crate's source files but those of the dedupe store and the inbox:
+/// the schemes, the keys, the verifier and the handshakes (Meta's verify
+/// token, Zoom's token) handle signature material, and a new file is
+/// covered without being listed. The stores only see verified events;
+/// their `token`s are claim handles, compared with `==` on purpose.
+fn material_sources() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.ends_with("dedupe") || path.ends_with("inbox") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    files.sort();
+    files
+}
+
+#[test]
+fn signature_material_is_never_compared_with_eq() {
+    let files = material_sources();
+    for must in [
+        "scheme/standard.rs",
+        "scheme/twilio.rs",
+        "secret.rs",
+        "handshake.rs",
+    ] {
+        assert!(files.iter().any(|f| f.ends_with(must)), "{must}: {files:?}");
+    }
+    let mut found = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for hit in material_comparisons(&source) {
+            found.push(format!("{}:{hit}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "signature material compared with ==/!= (use subtle::ConstantTimeEq):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_constant_time_guard_fires_on_eq_and_not_on_lengths_or_ct_eq() {
+    let fires = [
+        "if computed.as_slice() == tag { return true; }",
+        "let ok = hex::encode(digest) != claimed;",
+        "matched = expected_token.as_bytes() == token.as_bytes();",
+        "if actual == signature {",
+        "if tag==computed {",
+        "if sent_tag_bytes != computed_tag {",
+    ];
+    for line in fires {
+        assert_eq!(material_comparisons(line).len(), 1, "{line}");
+    }
+    let quiet = [
+        "matched |= computed.as_slice().ct_eq(tag);",
+        "if tag.len() == 32 {",
+        ".filter(move |tag| tag.algorithm == algorithm)",
+        "Some((key, ts)) if key == ts_key => {}",
+        "Some((key, tag)) if key == tag_key => {",
+        "if text.len() == 2 * out.len() {",
+        "// if computed == tag, the old way",
+        r#"let s = "tag == computed";"#,
+        "if n <= tag_count {",
+    ];
+    for line in quiet {
+        assert_eq!(material_comparisons(line), Vec::<String>::new(), "{line}");
+    }
 }

@@ -439,4 +439,199 @@ mod tests {
         let (v, _) = build(std::sync::Arc::new(Zoom) as _);
         assert_eq!(KeySource::default_for(&v), KeySource::BodySha256);
     }
+
+    /// What a scheme's default dedupe key is made of.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Made {
+        /// The event id, where the scheme keeps it (`name:id`).
+        Id,
+        /// The body's SHA-256 (`name:sha256:<hex>`).
+        BodyHash,
+    }
+
+    type SignedHeaders = Vec<(&'static str, String)>;
+
+    const URL: &str = "https://hooks.example.com/in";
+
+    /// The scheme of a route label: a built-in one (`standard-webhooks-v1a`
+    /// is Standard Webhooks with an ed25519 key), or a configured `acme`
+    /// whose id is a header, an optional body field, or absent.
+    fn scheme_for(label: &str) -> std::sync::Arc<dyn crate::scheme::Scheme> {
+        use crate::scheme::{Field, HmacScheme};
+        let acme = HmacScheme::new("acme", "x-acme-signature");
+        let acme = match label {
+            "acme-header-id" => acme.id(Field::header("x-acme-delivery")),
+            "acme-optional-id" => acme.id(Field::body("id").optional()),
+            "acme-no-id" => acme,
+            _ => return crate::scheme::builtin(label.trim_end_matches("-v1a")).unwrap(),
+        };
+        std::sync::Arc::new(acme.build().unwrap())
+    }
+
+    /// What a route's sender signs with (the receiver is configured with
+    /// `testing::verifying_secret` of it).
+    fn signing_for(label: &str) -> &'static str {
+        match label {
+            "standard-webhooks" | "svix" => "whsec_c2VuZGVycy10ZXN0LWtleS0xMjM0NTY3ODkw",
+            "standard-webhooks-v1a" => "whsk_c2VuZGVycy10ZXN0LXNlZWQtMDEyMzQ1Njc4OWFiY2Q=",
+            "discord" => "1111111111111111111111111111111111111111111111111111111111111111",
+            _ => "k",
+        }
+    }
+
+    /// A route with its default dedupe key.
+    struct Route {
+        verifier: Verifier,
+        deduper: Deduper<MemoryStore>,
+        signing: &'static str,
+    }
+
+    impl Route {
+        fn new(label: &str) -> Self {
+            let scheme = scheme_for(label);
+            let signing = signing_for(label);
+            let key = testing::verifying_secret(&*scheme, signing).unwrap();
+            let secrets = Secrets::single(key).unwrap();
+            let verifier = if scheme.signs_url() {
+                Verifier::with_public_url(scheme, secrets, URL).unwrap()
+            } else {
+                Verifier::new(scheme, secrets).unwrap()
+            };
+            let deduper = Deduper::builder(MemoryStore::new())
+                .build(&verifier)
+                .unwrap();
+            Self {
+                verifier,
+                deduper,
+                signing,
+            }
+        }
+
+        /// A delivery with the event id `evt_key_1` where the scheme keeps
+        /// it, or (`with_id` false) with that field or header left out;
+        /// its verification, body and headers.
+        fn deliver(
+            &self,
+            with_id: bool,
+        ) -> (Result<VerifiedEvent, Rejection>, Vec<u8>, SignedHeaders) {
+            use crate::scheme::{Field, SignInput, Source};
+            let scheme = self.verifier.scheme();
+            let id_field = scheme.envelope().id;
+            let mut body = if scheme.name() == "twilio" {
+                b"MessageSid=SM1&Body=Hello".to_vec()
+            } else {
+                testing::sample_body(
+                    scheme,
+                    "evt_key_1",
+                    "thing.happened",
+                    serde_json::json!({"n": 1}),
+                    time::OffsetDateTime::now_utc(),
+                )
+            };
+            if let (
+                false,
+                Some(Field {
+                    source: Source::Body(name),
+                    ..
+                }),
+            ) = (with_id, id_field)
+            {
+                let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                json.as_object_mut().unwrap().remove(name);
+                body = json.to_string().into_bytes();
+            }
+            let mut input = SignInput::new(&body);
+            input.id = Some("evt_key_1");
+            input.url = Some(URL);
+            let mut headers = testing::sign_input(scheme, self.signing, &input);
+            assert!(!headers.is_empty(), "{}", scheme.name());
+            if let (
+                false,
+                Some(Field {
+                    source: Source::Header(name),
+                    ..
+                }),
+            ) = (with_id, id_field)
+            {
+                // Left out after signing (Standard Webhooks signs its id
+                // header, and then the delivery is refused).
+                headers.retain(|(h, _)| *h != name);
+            }
+            let event = self.verifier.verify(&headers, body.clone().into());
+            (event, body, headers)
+        }
+    }
+
+    #[test]
+    fn the_default_key_of_every_scheme_is_its_event_id_else_the_bodys_hash() {
+        use KeySource::{BodySha256, EventId, EventIdOrBodySha256 as IdOrHash};
+        use Made::{BodyHash, Id};
+        // (route, default key source, the key of a delivery with its id,
+        // the key of one without: `None` when the id is required, so such
+        // a delivery is refused before it has a key).
+        let rows = [
+            // AEXO's `id` (body); AXIFI sends none.
+            ("aexo", EventId, Id, None),
+            ("axifi", BodySha256, BodyHash, Some(BodyHash)),
+            // `webhook-id` / `svix-id`, with either kind of key.
+            ("standard-webhooks", EventId, Id, None),
+            ("standard-webhooks-v1a", EventId, Id, None),
+            ("svix", EventId, Id, None),
+            // `X-GitHub-Delivery`.
+            ("github", EventId, Id, None),
+            // The event's `id` (body).
+            ("stripe", EventId, Id, None),
+            // `event_id` (body); a slash command (a form) has none.
+            ("slack", IdOrHash, Id, Some(BodyHash)),
+            // `X-Shopify-Event-Id`, which older API versions do not send.
+            ("shopify", IdOrHash, Id, Some(BodyHash)),
+            // `event_id` (body).
+            ("paddle", EventId, Id, None),
+            // `Linear-Delivery`.
+            ("linear", EventId, Id, None),
+            // Zoom sends no id.
+            ("zoom", BodySha256, BodyHash, Some(BodyHash)),
+            // An interaction's `id` (body); webhook events have none.
+            ("discord", IdOrHash, Id, Some(BodyHash)),
+            // `event_id` (body).
+            ("square", EventId, Id, None),
+            // `I-Twilio-Idempotency-Token`, when sent.
+            ("twilio", IdOrHash, Id, Some(BodyHash)),
+            // A configured scheme: whatever its id is configured as.
+            ("acme-header-id", EventId, Id, None),
+            ("acme-optional-id", IdOrHash, Id, Some(BodyHash)),
+            ("acme-no-id", BodySha256, BodyHash, Some(BodyHash)),
+        ];
+        for name in crate::scheme::BUILTIN {
+            assert!(rows.iter().any(|r| r.0 == *name), "{name} has no row");
+        }
+        for (label, source, with, without) in rows {
+            let route = Route::new(label);
+            let name = route.verifier.scheme().name();
+            assert_eq!(KeySource::default_for(&route.verifier), source, "{label}");
+            let want = |made: Made, body: &[u8]| match made {
+                Id => format!("{name}:evt_key_1"),
+                BodyHash => format!("{name}:sha256:{}", hex::encode(Sha256::digest(body))),
+            };
+            let (event, body, headers) = route.deliver(true);
+            let event = event.unwrap_or_else(|e| panic!("{label}: {e:?}"));
+            assert_eq!(
+                route.deduper.key_for(&event, &headers).unwrap(),
+                want(with, &body),
+                "{label}"
+            );
+            let (event, body, headers) = route.deliver(false);
+            match without {
+                Some(made) => {
+                    let event = event.unwrap_or_else(|e| panic!("{label} without id: {e:?}"));
+                    assert_eq!(
+                        route.deduper.key_for(&event, &headers).unwrap(),
+                        want(made, &body),
+                        "{label} without id"
+                    );
+                }
+                None => assert!(event.is_err(), "{label}: refused without its id"),
+            }
+        }
+    }
 }

@@ -55,6 +55,22 @@ pub struct ReportOnly {
     pub rejection: Rejection,
 }
 
+/// Logs, at `warn`, that a route is built in report-only mode
+/// ([`Verifier::report_only`]); silent for any other route. The tower
+/// layer and the actix middleware call it when they are built, so the log
+/// names every report-only route at start, as `hookgate serve` does.
+pub fn warn_if_report_only(verifier: &Verifier, adapter: &'static str) {
+    if verifier.is_report_only() {
+        tracing::warn!(
+            scheme = verifier.scheme().name(),
+            adapter,
+            "REPORT-ONLY route built: deliveries that fail verification reach the handler \
+             unverified (counted in hookgate_report_only_total); forged events get through \
+             until report-only is turned off"
+        );
+    }
+}
+
 /// One delivery on its way through the stages; see the [module docs](self).
 /// Cheap to clone (the verifier's secrets are shared).
 #[derive(Debug, Clone)]

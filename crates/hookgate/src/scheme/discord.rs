@@ -14,8 +14,9 @@ use crate::{ConfigError, Rejection};
 /// - The timestamp is signed; the window is 5 minutes both ways (Discord
 ///   does not retry interactions, it expects an answer within 3 s).
 /// - `id` (the interaction's) is the dedupe key when present, else the
-///   body's hash; `type` (a number: 1 is PING) is the event type, `data`
-///   the data.
+///   body's hash; `type` (a number) is the event type, `data` the data.
+///   For interactions 1 is PING; for webhook events 0 is PING and 1 an
+///   event (the body then has an `event` object).
 /// - Signing (tests, the command-line tool) takes the private key's
 ///   32-byte seed in hex.
 #[derive(Debug, Clone, Copy, Default)]

@@ -8,8 +8,10 @@
 //! compares in constant time (or checks the ed25519 signature). A scheme
 //! never compares tags itself.
 //!
-//! The senders built in, their headers and what they sign, are listed in
-//! the table of the crate's README; every one of them is a small file in
+//! The senders built in, their headers, what they sign, their windows and
+//! dedupe keys, are listed in the senders table of the workspace README
+//! (`README.md` at the repository's root, section "Senders"; this crate's
+//! own README has no such table); every one of them is a small file in
 //! this module. For a sender that is not built in, configure an
 //! [`HmacScheme`].
 //!
@@ -858,7 +860,7 @@ pub fn builtin(name: &str) -> Option<std::sync::Arc<dyn Scheme>> {
     })
 }
 
-/// The names [`builtin`] knows, in the README's order.
+/// The names [`builtin`] knows, in the order of the workspace README's senders table.
 pub const BUILTIN: &[&str] = &[
     "aexo",
     "axifi",

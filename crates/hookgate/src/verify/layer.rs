@@ -16,8 +16,10 @@ pub struct WebhookLayer {
 }
 
 impl WebhookLayer {
-    /// A layer that verifies with `verifier`.
+    /// A layer that verifies with `verifier`. A report-only verifier is
+    /// logged as a warning here, once per layer built.
     pub fn new(verifier: Verifier) -> Self {
+        crate::pipeline::warn_if_report_only(&verifier, "tower");
         Self { verifier }
     }
 
