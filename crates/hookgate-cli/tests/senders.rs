@@ -248,6 +248,19 @@ async fn serve_app(router: axum::Router) -> SocketAddr {
     addr
 }
 
+/// `hookgate serve` on a plain loopback listener with `sections` after
+/// `[server]`, in a fresh folder `name` holding `files` (name, content).
+fn serve_routes(name: &str, files: &[(&str, &str)], sections: &str) -> Proxy {
+    let dir = temp_dir(name);
+    for (file, content) in files {
+        std::fs::write(dir.join(file), content).unwrap();
+    }
+    let config = dir.join("hookgate.toml");
+    let server = "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n";
+    std::fs::write(&config, format!("{server}{sections}")).unwrap();
+    serve(&config, Stdio::null())
+}
+
 /// `hookgate serve --config config`, its log to `log`, at the address it
 /// prints.
 fn serve(config: &Path, log: impl Into<Stdio>) -> Proxy {
@@ -519,24 +532,21 @@ async fn serve_looks_each_tenants_secrets_up_by_header_and_refuses_unknown_tenan
     );
     let app_addr = serve_app(app).await;
 
-    let dir = temp_dir("tenants");
-    std::fs::write(dir.join("acme.secret"), "acme-new").unwrap();
-    std::fs::write(dir.join("acme-old.secret"), "acme-old").unwrap();
-    std::fs::write(dir.join("globex.secret"), "globex-secret").unwrap();
-    let config = dir.join("hookgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n\
-             [dedupe]\nstore = \"memory\"\n\n\
+    let proxy = serve_routes(
+        "tenants",
+        &[
+            ("acme.secret", "acme-new"),
+            ("acme-old.secret", "acme-old"),
+            ("globex.secret", "globex-secret"),
+        ],
+        &format!(
+            "[dedupe]\nstore = \"memory\"\n\n\
              [[route]]\npath = \"/hook\"\nscheme = \"github\"\nupstream = \"http://{app_addr}/app\"\n\
              [route.tenants]\nheader = \"X-Tenant\"\n\
              secrets = {{ acme = [{{ file = \"acme.secret\" }}, {{ file = \"acme-old.secret\" }}], \
              globex = [{{ file = \"globex.secret\" }}] }}\n"
         ),
-    )
-    .unwrap();
-    let proxy = serve(&config, Stdio::null());
+    );
     let client = reqwest::Client::new();
     let send = |tenant: &'static str, secret: &'static str| {
         // The same body, so the same delivery id, for every tenant.
@@ -561,9 +571,103 @@ async fn serve_looks_each_tenants_secrets_up_by_header_and_refuses_unknown_tenan
     );
     assert_eq!(send("globex", "acme-new").await.unwrap().status(), 401);
     assert_eq!(send("initech", "acme-new").await.unwrap().status(), 401);
+    // A request that names no tenant is refused, never verified with anyone's secret.
+    let body = br#"{"zen":"Anything added dilutes everything else."}"#.to_vec();
+    let mut req = client
+        .post(format!("http://{}/hook", proxy.1))
+        .body(body.clone());
+    for (h, v) in testing::sign(&scheme::GitHub, "acme-new", &body) {
+        req = req.header(h, v);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().contains("tenant"));
     assert_eq!(
         *seen.lock().unwrap(),
         vec!["acme".to_owned(), "globex".to_owned()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_routes_every_tenants_path_to_one_route_and_verifies_each_with_its_own_secrets() {
+    use hookgate::tenant::TenantKey;
+    use hookgate_axum::{Webhook, WebhookLayer};
+    // The application verifies again, with the secrets of the tenant the
+    // proxy names in `hookgate-tenant`, and records whose delivery it handled.
+    let tenants = BTreeMap::from([
+        ("acme".to_owned(), Secrets::single("acme-secret").unwrap()),
+        (
+            "globex".to_owned(),
+            Secrets::single("globex-secret").unwrap(),
+        ),
+    ]);
+    let lookup = move |tenant: String| {
+        let found = tenants.get(&tenant).cloned();
+        async move { Ok(found) }
+    };
+    let key = TenantKey::Header("hookgate-tenant".into());
+    let verifier = Verifier::per_tenant(scheme::GitHub, key, lookup).unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::post(move |hook: Webhook<()>| {
+            let s = s.clone();
+            async move {
+                s.lock()
+                    .unwrap()
+                    .push(hook.meta().tenant().unwrap().to_owned());
+                "app ok"
+            }
+        })
+        .layer(WebhookLayer::new(verifier)),
+    );
+    let app_addr = serve_app(app).await;
+
+    let proxy = serve_routes(
+        "path-tenants",
+        &[("acme.secret", "acme-secret"), ("globex.secret", "globex-secret")],
+        &format!(
+            "[[route]]\npath = \"/webhooks/{{tenant}}/github\"\nscheme = \"github\"\n\
+             upstream = \"http://{app_addr}/app\"\n\
+             [route.tenants]\n\
+             secrets = {{ acme = [{{ file = \"acme.secret\" }}], globex = [{{ file = \"globex.secret\" }}] }}\n"
+        ),
+    );
+    let client = reqwest::Client::new();
+    let send = |path: &str, secret: &'static str, n: u32| {
+        let body = format!(r#"{{"zen":"Half measures are as bad as nothing at all.","n":{n}}}"#);
+        let headers = testing::sign(&scheme::GitHub, secret, body.as_bytes());
+        let mut req = client
+            .post(format!("http://{}{path}", proxy.1))
+            .header("hookgate-tenant", "acme")
+            .body(body);
+        for (h, v) in headers {
+            req = req.header(h, v);
+        }
+        req.send()
+    };
+    let acme = send("/webhooks/acme/github", "acme-secret", 1)
+        .await
+        .unwrap();
+    assert_eq!(acme.status(), 200);
+    assert_eq!(acme.text().await.unwrap(), "app ok");
+    let globex = send("/webhooks/globex/github", "globex-secret", 2);
+    assert_eq!(globex.await.unwrap().status(), 200);
+    // globex's path with acme's secret: each tenant is checked with its own.
+    let crossed = send("/webhooks/globex/github", "acme-secret", 3);
+    assert_eq!(crossed.await.unwrap().status(), 401);
+    let unknown = send("/webhooks/initech/github", "acme-secret", 4);
+    assert_eq!(unknown.await.unwrap().status(), 401);
+    let none = send("/webhooks//github", "acme-secret", 5).await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert!(none.text().await.unwrap().contains("tenant"));
+    let elsewhere = send("/webhooks/acme/gitlab", "acme-secret", 6);
+    assert_eq!(elsewhere.await.unwrap().status(), 404);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["acme".to_owned(), "globex".to_owned()],
+        "the proxy named each verified tenant (not the sender's forged header)"
     );
 }
 

@@ -12,6 +12,7 @@
 
 mod config;
 mod proxy;
+mod route_path;
 mod scheme_config;
 mod tenants_config;
 mod tls;

@@ -1,5 +1,6 @@
 //! `[route.tenants]`: one route for many tenants, each with its own
-//! secrets, the tenant named by a header or a path segment.
+//! secrets, the tenant named by a header or by the `{tenant}` segment of
+//! the route's path.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::config::{secret_values, ConfigError, SecretRef};
+use super::route_path::TENANT;
 
 /// `[route.tenants]`.
 #[derive(Debug, Deserialize)]
@@ -18,8 +20,9 @@ use super::config::{secret_values, ConfigError, SecretRef};
 pub(crate) struct TenantsTable {
     /// The header that names the tenant.
     header: Option<String>,
-    /// Or the path segment (from 0) that names it.
-    path_segment: Option<usize>,
+    /// Refused with a pointer to `{tenant}` in the route's path (a route's
+    /// path matches exactly, so a segment number alone matched one tenant).
+    path_segment: Option<Spanned<usize>>,
     /// Each tenant's secrets: `acme = [{ env = "ACME_SECRET" }, ...]`.
     secrets: Spanned<BTreeMap<String, Spanned<Vec<Spanned<SecretRef>>>>>,
 }
@@ -41,23 +44,48 @@ impl std::fmt::Debug for TenantsConfig {
     }
 }
 
-/// Reads the table; each tenant's secrets are checked in the scheme's form
-/// by `check`.
+/// Reads the table; `segment` is where the route's path has `{tenant}`,
+/// if it does. Each tenant's secrets are checked in the scheme's form by
+/// `check`.
 pub(crate) fn tenants(
     text: &str,
     base: &Path,
     table: &Spanned<TenantsTable>,
+    segment: Option<usize>,
     check: impl Fn(&Secrets) -> Result<(), hookgate::ConfigError>,
 ) -> Result<TenantsConfig, ConfigError> {
     let t = table.get_ref();
-    let key = match (&t.header, t.path_segment) {
+    if let Some(n) = &t.path_segment {
+        return Err(ConfigError::at(
+            text,
+            n.span(),
+            format!(
+                "path_segment: put {TENANT} in the route's path where the tenant is \
+                 (path = \"/webhooks/{TENANT}/github\") in place of path_segment"
+            ),
+        ));
+    }
+    let key = match (&t.header, segment) {
         (Some(h), None) if !h.trim().is_empty() => TenantKey::Header(h.to_ascii_lowercase()),
         (None, Some(i)) => TenantKey::PathSegment(i),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::at(
+                text,
+                table.span(),
+                format!(
+                    "[route.tenants] header: the route's path already names the tenant with \
+                     {TENANT}; use one or the other"
+                ),
+            ))
+        }
         _ => {
             return Err(ConfigError::at(
                 text,
                 table.span(),
-                "[route.tenants] needs exactly one of header = \"...\" or path_segment = N",
+                format!(
+                    "[route.tenants] needs header = \"...\" or {TENANT} in the route's path \
+                     (path = \"/webhooks/{TENANT}/github\")"
+                ),
             ))
         }
     };
