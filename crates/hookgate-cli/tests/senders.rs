@@ -140,6 +140,143 @@ fn sign_then_verify_as_processes_for_every_scheme() {
     }
 }
 
+/// The README's `[route.hmac]` example (the keys of the table), as a
+/// `--scheme-config` file.
+fn acme_hmac() -> String {
+    let readme = include_str!("../../../README.md");
+    let table = readme
+        .split("[route.hmac]\n")
+        .nth(1)
+        .expect("the README's hmac route");
+    table.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn sign_then_verify_as_processes_for_an_hmac_scheme_described_in_a_file() {
+    let dir = temp_dir("hmac-file");
+    let config = dir.join("acme.toml");
+    std::fs::write(&config, acme_hmac()).unwrap();
+    let config = config.to_str().unwrap();
+    let body = br#"{"type":"order.paid","order":{"id":"ord_1","total":4200}}"#;
+    let body_file = dir.join("body.json");
+    std::fs::write(&body_file, body).unwrap();
+    let body_file = body_file.to_str().unwrap();
+    let secret = "acme-cli-secret";
+    let (ok, out, err) = run(
+        &[
+            "sign",
+            "--scheme",
+            "hmac",
+            "--scheme-config",
+            config,
+            "--id",
+            "dlv_1",
+            body_file,
+        ],
+        secret,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("x-acme-signature: s="), "{out}");
+    assert!(out.contains("x-acme-delivery: dlv_1"), "{out}");
+    assert!(out.contains("x-acme-timestamp: "), "{out}");
+    let headers = dir.join("headers");
+    std::fs::write(&headers, &out).unwrap();
+    let verify = |body: &str, secret: &str| {
+        let args = [
+            "verify",
+            "--scheme",
+            "hmac",
+            "--scheme-config",
+            config,
+            "--headers",
+            headers.to_str().unwrap(),
+            "--body",
+            body,
+        ];
+        run(&args, secret)
+    };
+    let (ok, out, err) = verify(body_file, secret);
+    assert!(ok, "{out} {err}");
+    assert!(
+        out.starts_with("verified: acme order.paid event dlv_1"),
+        "{out}"
+    );
+    let mut changed = body.to_vec();
+    changed[25] ^= 1;
+    let changed_file = dir.join("changed.json");
+    std::fs::write(&changed_file, &changed).unwrap();
+    let (ok, out, _) = verify(changed_file.to_str().unwrap(), secret);
+    assert!(
+        !ok && out.starts_with("rejected (401 bad_signature)"),
+        "{out}"
+    );
+    let (ok, out, _) = verify(body_file, "another-secret");
+    assert!(
+        !ok && out.starts_with("rejected (401 bad_signature)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_missing_misplaced_or_wrong_scheme_config_is_refused_with_the_reason() {
+    let dir = temp_dir("hmac-file-errors");
+    let body = dir.join("b.json");
+    std::fs::write(&body, b"{}").unwrap();
+    let body = body.to_str().unwrap();
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["sign"];
+        args.extend(extra);
+        args.push(body);
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("HOOKGATE_SECRET", "s")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = sign(&["--scheme", "hmac"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--scheme hmac needs --scheme-config FILE"),
+        "{err}"
+    );
+
+    let file = dir.join("acme.toml");
+    std::fs::write(&file, acme_hmac()).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let (code, err) = sign(&["--scheme", "github", "--scheme-config", file_arg]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("remove --scheme-config"), "{err}");
+
+    std::fs::write(&file, acme_hmac().replace("sha512", "md5")).unwrap();
+    let (code, err) = sign(&["--scheme", "hmac", "--scheme-config", file_arg]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(file_arg) && err.contains("algorithm \"md5\""),
+        "{err}"
+    );
+    std::fs::write(&file, acme_hmac().replace("prefix =", "prefx =")).unwrap();
+    let (code, err) = sign(&["--scheme", "hmac", "--scheme-config", file_arg]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(&format!("{file_arg}:5:")) && err.contains("prefx"),
+        "{err}"
+    );
+    let missing = dir.join("missing.toml");
+    let (code, err) = sign(&[
+        "--scheme",
+        "hmac",
+        "--scheme-config",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot read"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn a_secret_not_in_the_schemes_form_is_refused_by_every_command() {
     let dir = temp_dir("bad-secret");

@@ -164,7 +164,7 @@ pub(crate) struct Lines {
     pub(crate) inbox_store: Option<usize>,
 }
 
-fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
+pub(crate) fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
     text[..span.start.min(text.len())].matches('\n').count() + 1
 }
 

@@ -17,6 +17,8 @@ mod scheme_config;
 mod tenants_config;
 mod tls;
 
+pub(crate) use scheme_config::hmac_scheme_file;
+
 use std::convert::Infallible;
 use std::path::PathBuf;
 
