@@ -56,7 +56,9 @@ pub(crate) enum Scheme {
     Aexo,
     /// `X-Webhook-Signature: sha256=<hex>`.
     Axifi,
-    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`
+    /// (a `whsec_` secret), or `v1a,<base64>` ed25519 (sign with a `whsk_` key, verify
+    /// with its `whpk_` public key).
     StandardWebhooks,
     /// Svix: `svix-id`, `svix-timestamp`, `svix-signature: v1,<base64>`.
     Svix,
