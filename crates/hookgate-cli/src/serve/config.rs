@@ -491,7 +491,7 @@ fn route_section(
             format!(
                 "path {:?} has {}: give a [route.tenants] table with each tenant's secrets",
                 r.path.get_ref(),
-                super::route_path::TENANT
+                super::tenants_config::TENANT
             ),
         ));
     }
@@ -690,7 +690,7 @@ fn route_path(
         None
     };
     refused
-        .map_or_else(|| super::route_path::tenant_segment(p), Err)
+        .map_or_else(|| super::tenants_config::tenant_segment(p), Err)
         .map_err(|message| ConfigError::at(text, path.span(), message))
 }
 

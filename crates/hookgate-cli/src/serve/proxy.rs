@@ -27,7 +27,7 @@ use hookgate_redis::{DurabilityCheck, RedisInbox};
 use hookgate_sqlite::SqliteInbox;
 
 use super::config::{Config, ConfigError, InboxStoreConfig, StoreConfig, HEALTH_PATH};
-use super::route_path::{Match, RoutePath};
+use super::route_path::{self, Match, RoutePath};
 
 /// The header telling the upstream the delivery was verified (its scheme).
 pub(crate) const VERIFIED_HEADER: &str = "hookgate-verified";
@@ -478,18 +478,7 @@ impl Router {
         if path == HEALTH_PATH {
             return Response::new(full(Bytes::from_static(b"ok")));
         }
-        // An exact path wins over a `{tenant}` path that also matches.
-        let found = self
-            .routes
-            .iter()
-            .find(|(p, _)| matches!(p, RoutePath::Exact(exact) if *exact == path))
-            .map(|(_, service)| (Match::Route, service))
-            .or_else(|| {
-                self.routes
-                    .iter()
-                    .find_map(|(p, service)| Some((p.matches(&path)?, service)))
-            });
-        let service = match found {
+        let service = match route_path::pick(&self.routes, &path) {
             Some((Match::Route, service)) => service,
             // The tenant's segment is empty: the request names no tenant.
             Some((Match::NoTenant, _)) => {

@@ -2,29 +2,7 @@
 //! whole segment `{tenant}` that matches any tenant's name
 //! (`/webhooks/{tenant}/github` matches `/webhooks/acme/github`).
 
-/// The placeholder for the tenant's segment.
-pub(crate) const TENANT: &str = "{tenant}";
-
-/// Where `path`'s `{tenant}` is, as the index of its segment (from 0, as
-/// `TenantKey::PathSegment` counts); `Ok(None)` when it has none. A brace
-/// anywhere else, or a second `{tenant}`, is refused with the reason.
-pub(crate) fn tenant_segment(path: &str) -> Result<Option<usize>, String> {
-    let mut found = None;
-    for (index, segment) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
-        if segment == TENANT {
-            if found.is_some() {
-                return Err(format!("path {path:?} has {TENANT} twice; give it once"));
-            }
-            found = Some(index);
-        } else if segment.contains(['{', '}']) {
-            return Err(format!(
-                "path {path:?}: the only placeholder is {TENANT}, as a whole segment \
-                 (/webhooks/{TENANT}/github)"
-            ));
-        }
-    }
-    Ok(found)
-}
+use super::tenants_config::TENANT;
 
 /// A route's path, ready to match request paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +56,20 @@ impl RoutePath {
     }
 }
 
+/// The route of `routes` that `path` is for: a route with this exact path,
+/// else the first `{tenant}` route that matches it.
+pub(crate) fn pick<'a, T>(routes: &'a [(RoutePath, T)], path: &str) -> Option<(Match, &'a T)> {
+    routes
+        .iter()
+        .find(|(p, _)| matches!(p, RoutePath::Exact(exact) if exact == path))
+        .map(|(_, route)| (Match::Route, route))
+        .or_else(|| {
+            routes
+                .iter()
+                .find_map(|(p, route)| Some((p.matches(path)?, route)))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,7 +77,6 @@ mod tests {
     #[test]
     fn a_tenant_path_matches_every_tenants_segment_and_nothing_else() {
         let route = RoutePath::new("/webhooks/{tenant}/github");
-        assert_eq!(tenant_segment("/webhooks/{tenant}/github"), Ok(Some(1)));
         for (path, want) in [
             ("/webhooks/acme/github", Some(Match::Route)),
             ("/webhooks/globex/github", Some(Match::Route)),
@@ -103,21 +94,25 @@ mod tests {
         assert_eq!(last.matches("/hooks/"), Some(Match::NoTenant));
         assert_eq!(last.matches("/hooks"), None);
         assert_eq!(last.matches("/hooks/acme/x"), None);
+        let routes = [
+            (RoutePath::new("/hooks/{tenant}"), "tenants"),
+            (RoutePath::new("/hooks/legacy"), "legacy"),
+        ];
+        assert_eq!(
+            pick(&routes, "/hooks/legacy"),
+            Some((Match::Route, &"legacy"))
+        );
+        assert_eq!(
+            pick(&routes, "/hooks/acme"),
+            Some((Match::Route, &"tenants"))
+        );
+        assert_eq!(
+            pick(&routes, "/hooks/"),
+            Some((Match::NoTenant, &"tenants"))
+        );
+        assert_eq!(pick(&routes, "/other"), None);
         let exact = RoutePath::new("/hooks/acme");
         assert_eq!(exact.matches("/hooks/acme"), Some(Match::Route));
         assert_eq!(exact.matches("/hooks/acme/"), None);
-    }
-
-    #[test]
-    fn a_placeholder_other_than_one_whole_tenant_segment_is_refused() {
-        assert_eq!(tenant_segment("/hooks/acme"), Ok(None));
-        for bad in [
-            "/hooks/t-{tenant}",
-            "/hooks/{id}",
-            "/{tenant}/{tenant}",
-            "/hooks/{",
-        ] {
-            assert!(tenant_segment(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -12,7 +12,30 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::config::{secret_values, ConfigError, SecretRef};
-use super::route_path::TENANT;
+
+/// The placeholder for the tenant's segment.
+pub(crate) const TENANT: &str = "{tenant}";
+
+/// Where `path`'s `{tenant}` is, as the index of its segment (from 0, as
+/// `TenantKey::PathSegment` counts); `Ok(None)` when it has none. A brace
+/// anywhere else, or a second `{tenant}`, is refused with the reason.
+pub(crate) fn tenant_segment(path: &str) -> Result<Option<usize>, String> {
+    let mut found = None;
+    for (index, segment) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+        if segment == TENANT {
+            if found.is_some() {
+                return Err(format!("path {path:?} has {TENANT} twice; give it once"));
+            }
+            found = Some(index);
+        } else if segment.contains(['{', '}']) {
+            return Err(format!(
+                "path {path:?}: the only placeholder is {TENANT}, as a whole segment \
+                 (/webhooks/{TENANT}/github)"
+            ));
+        }
+    }
+    Ok(found)
+}
 
 /// `[route.tenants]`.
 #[derive(Debug, Deserialize)]
@@ -109,4 +132,23 @@ pub(crate) fn tenants(
         key,
         secrets: Arc::new(secrets),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_placeholder_other_than_one_whole_tenant_segment_is_refused() {
+        assert_eq!(tenant_segment("/hooks/acme"), Ok(None));
+        assert_eq!(tenant_segment("/webhooks/{tenant}/github"), Ok(Some(1)));
+        for bad in [
+            "/hooks/t-{tenant}",
+            "/hooks/{id}",
+            "/{tenant}/{tenant}",
+            "/hooks/{",
+        ] {
+            assert!(tenant_segment(bad).is_err(), "{bad}");
+        }
+    }
 }
