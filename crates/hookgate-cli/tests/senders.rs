@@ -29,12 +29,6 @@ fn secret_for(name: &str) -> &'static str {
     }
 }
 
-/// What the receiver is configured with (Discord: the public key).
-fn verifying_secret_for(name: &str) -> String {
-    let scheme = scheme::builtin(name).unwrap();
-    testing::verifying_secret(&*scheme, secret_for(name)).unwrap()
-}
-
 /// A signing secret of the route's form that is not the route's.
 fn forged_secret_for(name: &str) -> &'static str {
     match name {
@@ -404,16 +398,19 @@ struct App {
 }
 
 impl App {
-    async fn start(&self) -> SocketAddr {
+    /// Serves the routes on 127.0.0.1 at a free port; `url(addr, key)` is
+    /// the URL that the senders signing one sign.
+    async fn start(&self, url: impl Fn(SocketAddr, &str) -> String) -> SocketAddr {
         use axum::routing::post;
         use hookgate_axum::{Webhook, WebhookLayer};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let mut router = axum::Router::new();
         for case in cases() {
             let s = case.scheme.clone();
             let secrets = Secrets::single(case.verifying()).unwrap();
-            // The application checks the same URL the sender signed.
             let verifier = if s.signs_url() {
-                Verifier::with_public_url(s, secrets, &public_url(case.key)).unwrap()
+                Verifier::with_public_url(s, secrets, &url(addr, case.key)).unwrap()
             } else {
                 Verifier::new(s, secrets).unwrap()
             };
@@ -435,7 +432,8 @@ impl App {
                 .layer(layer),
             );
         }
-        serve_app(router).await
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
     }
 }
 
@@ -539,7 +537,8 @@ fn signed_post(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies_them() {
     let app = App::default();
-    let app_addr = app.start().await;
+    // The application checks the URL the sender signed.
+    let app_addr = app.start(|_, key| public_url(key)).await;
     let dir = temp_dir("serve");
     let proxy = start_proxy(&dir, app_addr);
     let client = reqwest::Client::new();
@@ -749,74 +748,38 @@ async fn a_report_only_route_says_so_at_start_and_forwards_failures_without_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_delivers_each_schemes_sample_events_to_an_application_that_verifies_them() {
-    use axum::routing::post;
-    use hookgate_axum::{Webhook, WebhookLayer};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handled: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
-    let mut router = axum::Router::new();
-    for name in scheme::BUILTIN {
-        let s = scheme::builtin(name).unwrap();
-        let secrets = Secrets::single(verifying_secret_for(name)).unwrap();
-        // `send` signs the URL it posts to, for the schemes that sign one.
-        let url = format!("http://{addr}/send/{name}");
-        let verifier = if s.signs_url() {
-            Verifier::with_public_url(s, secrets, &url).unwrap()
-        } else {
-            Verifier::new(s, secrets).unwrap()
-        };
-        let layer = WebhookLayer::new(verifier)
-            .with_dedupe(MemoryStore::new())
-            .unwrap();
-        let h = handled.clone();
-        router = router.route(
-            &format!("/send/{name}"),
-            post(move |hook: Webhook<()>| {
-                let h = h.clone();
-                async move {
-                    *h.lock()
-                        .unwrap()
-                        .entry(hook.meta().scheme().to_owned())
-                        .or_default() += 1;
-                    "ok"
-                }
-            })
-            .layer(layer),
-        );
-    }
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    for name in scheme::BUILTIN {
-        let url = format!("http://{addr}/send/{name}");
-        let secret = secret_for(name);
+    let app = App::default();
+    // `send` signs the URL it posts to, for the schemes that sign one.
+    let addr = app
+        .start(|addr, key| format!("http://{addr}/app/{key}"))
+        .await;
+    let dir = temp_dir("send");
+    for case in cases() {
+        let url = format!("http://{addr}/app/{}", case.key);
+        let mut args: Vec<String> = vec!["send".into()];
+        args.extend(case.scheme_flags(&dir));
+        args.extend(["--url", &url, "--count", "3", "--duplicate", "1"].map(String::from));
+        let secret = case.signing;
         // A blocking process: off the runtime that serves the application.
         let (ok, out, err) = tokio::task::spawn_blocking(move || {
-            let args = [
-                "send",
-                "--scheme",
-                name,
-                "--url",
-                url.as_str(),
-                "--count",
-                "3",
-                "--duplicate",
-                "1",
-            ];
-            run(&args, secret)
+            run(&args.iter().map(String::as_str).collect::<Vec<_>>(), secret)
         })
         .await
         .unwrap();
-        assert!(ok, "{name}: {out} {err}");
+        assert!(ok, "{}: {out} {err}", case.key);
         assert!(
             out.contains("3 acknowledged, 0 not acknowledged; 3 duplicate answers"),
-            "{name}: {out}"
+            "{}: {out}",
+            case.key
         );
     }
-    let handled = handled.lock().unwrap().clone();
-    for name in scheme::BUILTIN {
+    let handled = app.handled.lock().unwrap().clone();
+    for case in cases() {
         assert_eq!(
-            handled.get(*name),
-            Some(&3),
-            "{name}: three events, each handled once"
+            handled.get(case.key).map(Vec::len),
+            Some(3),
+            "{}: three events, each handled once",
+            case.key
         );
     }
 }
