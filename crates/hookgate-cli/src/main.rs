@@ -139,7 +139,7 @@ impl Scheme {
             }
             Scheme::Square => "x-square-hmacsha256-signature: <base64 of 32 bytes>",
             Scheme::Twilio => "X-Twilio-Signature: <base64 of 20 bytes>",
-            Scheme::Hmac => "the header and encoding that --scheme-config describes",
+            Scheme::Hmac => "the one its --scheme-config file describes",
         }
     }
 

@@ -170,7 +170,7 @@ fn explain(
         Rejection::DuplicateSignature => {
             format!("{shown} appears {} times; exactly one is allowed", values.len())
         }
-        Rejection::MalformedSignature => malformed(scheme.kind, &shown, values.first().map(|v| v.as_slice()).unwrap_or_default()),
+        Rejection::MalformedSignature => malformed(scheme, &shown, values.first().map(|v| v.as_slice()).unwrap_or_default()),
         Rejection::BadSignature => format!(
             "the {shown} header is well formed but matches no secret for these {} body bytes: either \
              the body is not byte for byte what the sender signed (re-serialized, re-indented or \
@@ -218,14 +218,14 @@ fn signed_time(verifier: &Verifier, headers: &Headers, body: &[u8]) -> Option<Of
         .or_else(|| verifier.envelope_timestamp(headers, body))
 }
 
-fn malformed(scheme: Scheme, shown: &str, value: &[u8]) -> String {
+fn malformed(chosen: &Chosen, shown: &str, value: &[u8]) -> String {
     let Ok(text) = std::str::from_utf8(value) else {
         return format!("{shown} is not ASCII text");
     };
     if text.is_empty() {
         return format!("{shown} is empty");
     }
-    let hex = match scheme {
+    let hex = match chosen.kind {
         Scheme::Axifi | Scheme::Github => match text.strip_prefix("sha256=") {
             Some(hex) => hex,
             None => {
@@ -244,7 +244,7 @@ fn malformed(scheme: Scheme, shown: &str, value: &[u8]) -> String {
         other => {
             return format!(
                 "{shown} (or a header it needs beside it) is not in the {} form: {}",
-                other.name(),
+                chosen.scheme.name(),
                 other.form()
             )
         }
