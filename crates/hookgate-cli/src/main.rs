@@ -9,6 +9,7 @@
 
 mod inbox;
 mod samples;
+mod scheme_args;
 mod secret;
 mod send;
 mod serve;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use scheme_args::SchemeArgs;
 use secret::SecretArgs;
 
 #[derive(Debug, Parser)]
@@ -54,7 +56,9 @@ pub(crate) enum Scheme {
     Aexo,
     /// `X-Webhook-Signature: sha256=<hex>`.
     Axifi,
-    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`
+    /// (a `whsec_` secret), or `v1a,<base64>` ed25519 (sign with a `whsk_` key, verify
+    /// with its `whpk_` public key).
     StandardWebhooks,
     /// Svix: `svix-id`, `svix-timestamp`, `svix-signature: v1,<base64>`.
     Svix,
@@ -79,6 +83,9 @@ pub(crate) enum Scheme {
     Square,
     /// Twilio: `X-Twilio-Signature: <base64 HMAC-SHA1>` over the URL and the sorted form (needs --url).
     Twilio,
+    /// Any other HMAC sender: its header, encoding and signed content as
+    /// --scheme-config FILE describes them.
+    Hmac,
 }
 
 impl Scheme {
@@ -99,6 +106,7 @@ impl Scheme {
             Scheme::Discord => "discord",
             Scheme::Square => "square",
             Scheme::Twilio => "twilio",
+            Scheme::Hmac => "hmac",
         }
     }
 
@@ -131,47 +139,24 @@ impl Scheme {
             }
             Scheme::Square => "x-square-hmacsha256-signature: <base64 of 32 bytes>",
             Scheme::Twilio => "X-Twilio-Signature: <base64 of 20 bytes>",
+            Scheme::Hmac => "the one its --scheme-config file describes",
         }
     }
 
-    pub(crate) fn scheme(self) -> std::sync::Arc<dyn hookgate::scheme::Scheme> {
-        match hookgate::scheme::builtin(self.name()) {
-            Some(scheme) => scheme,
-            // Every variant is named in `builtin`; a test checks it.
-            None => std::sync::Arc::new(hookgate::scheme::Aexo),
+    /// The library's scheme of this name; `None` for `hmac`, which
+    /// `--scheme-config` describes.
+    pub(crate) fn builtin(self) -> Option<std::sync::Arc<dyn hookgate::scheme::Scheme>> {
+        match self {
+            Scheme::Hmac => None,
+            named => hookgate::scheme::builtin(named.name()),
         }
-    }
-
-    /// A verifier; `url` is the URL the sender called, for the schemes
-    /// that sign it (its query, if any, is the request's).
-    pub(crate) fn verifier(
-        self,
-        secret: &str,
-        url: Option<&str>,
-    ) -> Result<hookgate::Verifier, String> {
-        let secrets = hookgate::Secrets::single(secret).map_err(|e| e.to_string())?;
-        let scheme = self.scheme();
-        match url {
-            Some(url) if scheme.signs_url() => {
-                let base = url.split_once('?').map_or(url, |(base, _)| base);
-                hookgate::Verifier::with_public_url(scheme, secrets, base)
-            }
-            _ => hookgate::Verifier::new(scheme, secrets),
-        }
-        .map_err(|e| match url {
-            None if self.scheme().signs_url() => {
-                format!("{e} (give --url, the URL the sender called)")
-            }
-            _ => e.to_string(),
-        })
     }
 }
 
 #[derive(Debug, clap::Args)]
 struct SignArgs {
-    /// The sender's scheme.
-    #[arg(long, value_enum)]
-    scheme: Scheme,
+    #[command(flatten)]
+    scheme: SchemeArgs,
     /// The body to sign, byte for byte; standard input when absent or `-`.
     file: Option<PathBuf>,
     /// Print only the header values (for `curl -H "X-AEXO-Signature: $(...)"`).
@@ -209,6 +194,7 @@ pub(crate) fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
 }
 
 fn sign(args: &SignArgs) -> Result<(), String> {
+    let chosen = args.scheme.resolve()?;
     let secret = args.secret.read()?;
     let body = read_input(args.file.as_ref())?;
     let secret = hookgate::Secret::new(secret).map_err(|e| e.to_string())?;
@@ -216,15 +202,14 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     input.id = args.id.as_deref();
     input.event = args.event.as_deref();
     input.url = args.url.as_deref();
-    if args.scheme.scheme().signs_url() && input.url.is_none() {
+    if chosen.scheme.signs_url() && input.url.is_none() {
         return Err(format!(
             "{} signs the URL it calls: give --url",
-            args.scheme.name()
+            chosen.scheme.name()
         ));
     }
-    let headers = args
+    let headers = chosen
         .scheme
-        .scheme()
         .sign(secret.expose(), &input)
         .map_err(|e| e.to_string())?;
     for (name, value) in headers {
@@ -289,10 +274,11 @@ mod tests {
     fn every_scheme_flag_is_a_library_scheme_of_the_same_name_and_none_is_missing() {
         let flags: Vec<String> = Scheme::value_variants()
             .iter()
+            .filter(|s| **s != Scheme::Hmac)
             .map(|s| {
                 let flag = s.to_possible_value().map(|v| v.get_name().to_owned());
                 assert_eq!(flag.as_deref(), Some(s.name()));
-                assert_eq!(s.scheme().name(), s.name());
+                assert_eq!(s.builtin().map(|b| b.name()), Some(s.name()));
                 s.name().to_owned()
             })
             .collect();

@@ -4,6 +4,7 @@ use hookgate::testing;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::scheme_args::Chosen;
 use crate::Scheme;
 
 /// The event types `send --event` knows, per scheme.
@@ -28,6 +29,7 @@ pub(crate) fn event_types(scheme: Scheme) -> &'static [&'static str] {
         Scheme::Discord => &["2"],
         Scheme::Square => &["payment.updated"],
         Scheme::Twilio => &["sms.received"],
+        Scheme::Hmac => &["sample.created"],
     }
 }
 
@@ -117,15 +119,16 @@ fn data(event: &str, n: u64) -> serde_json::Value {
             "category": "analgesic",
             "efficacy": 0.92,
         }),
+        "sample.created" => json!({"sample_id": format!("smp_{n:06}"), "label": "a sample event"}),
         _ => json!({}),
     }
 }
 
 /// A sample delivery body of `event` for `scheme`, stamped now; `n` makes
 /// the event id (and data) distinct.
-pub(crate) fn body(scheme: Scheme, event: &str, n: u64, run: u64) -> Vec<u8> {
+pub(crate) fn body(scheme: &Chosen, event: &str, n: u64, run: u64) -> Vec<u8> {
     let now = OffsetDateTime::now_utc();
-    match scheme {
+    match scheme.kind {
         Scheme::Aexo => testing::aexo_body_at(&delivery_id(n, run), event, data(event, n), now),
         Scheme::Axifi => testing::axifi_body_at(event, data(event, n), now),
         // Twilio posts forms.
@@ -133,8 +136,8 @@ pub(crate) fn body(scheme: Scheme, event: &str, n: u64, run: u64) -> Vec<u8> {
             "MessageSid=SM{run:x}{n:08}&From=%2B14155550100&To=%2B14155550199&Body=Hello+{n}"
         )
         .into_bytes(),
-        other => testing::sample_body(
-            &*other.scheme(),
+        _ => testing::sample_body(
+            &*scheme.scheme,
             &delivery_id(n, run),
             event,
             data(event, n),

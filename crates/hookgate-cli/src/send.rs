@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use tokio::sync::Semaphore;
 
+use crate::scheme_args::SchemeArgs;
 use crate::secret::SecretArgs;
-use crate::{read_input, samples, Scheme};
+use crate::{read_input, samples};
 
 /// AEXO's retry delays after a failed attempt: 5 min, 30 min, 2 h.
 const AEXO_RETRIES: [Duration; 3] = [
@@ -31,9 +32,8 @@ pub(crate) struct SendArgs {
     /// The receiver's URL, e.g. http://127.0.0.1:3000/webhooks/aexo.
     #[arg(long)]
     url: String,
-    /// The sender's scheme.
-    #[arg(long, value_enum)]
-    scheme: Scheme,
+    #[command(flatten)]
+    scheme: SchemeArgs,
     /// Which sample event to send (default: the scheme's first); see --list-events.
     #[arg(long, conflicts_with = "body")]
     event: Option<String>,
@@ -91,8 +91,10 @@ struct Tally {
 }
 
 pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
+    let chosen = args.scheme.resolve()?;
+    let kind = chosen.kind;
     if args.list_events {
-        for event in samples::event_types(args.scheme) {
+        for event in samples::event_types(kind) {
             println!("{event}");
         }
         return Ok(true);
@@ -100,20 +102,20 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
     let secret = hookgate::Secret::new(args.secret.read()?).map_err(|e| e.to_string())?;
     // A secret not in the scheme's form is refused before anything is sent
     // (for ed25519 schemes the secret is the signing key's seed).
-    args.scheme
-        .scheme()
+    chosen
+        .scheme
         .sign(secret.expose(), &hookgate::scheme::SignInput::new(b""))
         .map_err(|e| e.to_string())?;
     let event = match &args.event {
-        Some(e) if !samples::event_types(args.scheme).contains(&e.as_str()) => {
+        Some(e) if !samples::event_types(kind).contains(&e.as_str()) => {
             return Err(format!(
-                "unknown event {e:?} for {:?}; known: {}",
-                args.scheme,
-                samples::event_types(args.scheme).join(", ")
+                "unknown event {e:?} for {}; known: {}",
+                chosen.scheme.name(),
+                samples::event_types(kind).join(", ")
             ))
         }
         Some(e) => e.clone(),
-        None => samples::event_types(args.scheme)[0].to_owned(),
+        None => samples::event_types(kind)[0].to_owned(),
     };
     let fixed_body = match &args.body {
         Some(path) => Some(read_input(Some(path))?),
@@ -141,7 +143,7 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
         for n in 0..args.count {
             let body = fixed_body
                 .clone()
-                .unwrap_or_else(|| samples::body(args.scheme, &event, n, run_id));
+                .unwrap_or_else(|| samples::body(&chosen, &event, n, run_id));
             let id = samples::delivery_id(n, run_id);
             let mut input = hookgate::scheme::SignInput::new(&body);
             input.event = Some(&event);
@@ -150,9 +152,8 @@ pub(crate) fn run(args: &SendArgs) -> Result<bool, String> {
                 input.id = Some(&id);
             }
             // The secret's form was checked above, so signing cannot fail.
-            let headers = args
+            let headers = chosen
                 .scheme
-                .scheme()
                 .sign(secret.expose(), &input)
                 .unwrap_or_default();
             let delivery = Delivery {

@@ -8,14 +8,14 @@ use hookgate::{Rejection, Verifier};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::scheme_args::{Chosen, SchemeArgs};
 use crate::secret::SecretArgs;
 use crate::{display_name, Scheme};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyArgs {
-    /// The sender's scheme.
-    #[arg(long, value_enum)]
-    scheme: Scheme,
+    #[command(flatten)]
+    scheme: SchemeArgs,
     /// A raw HTTP request as received: request line, headers, blank line, body.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["headers", "body"])]
     request: Option<PathBuf>,
@@ -93,8 +93,9 @@ fn split_request(raw: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> Result<bool, String> {
+    let chosen = args.scheme.resolve()?;
     let secret = args.secret.read()?;
-    let verifier = args.scheme.verifier(&secret, args.url.as_deref())?;
+    let verifier = chosen.verifier(&secret, args.url.as_deref())?;
     let query = args
         .url
         .as_deref()
@@ -129,7 +130,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<bool, String> {
                 "rejected ({} {}): {}",
                 rejection.status().as_u16(),
                 rejection.reason(),
-                explain(&rejection, args.scheme, &verifier, &headers, &body, now)
+                explain(&rejection, &chosen, &verifier, &headers, &body, now)
             );
             Ok(false)
         }
@@ -148,13 +149,13 @@ fn human(d: Duration) -> String {
 /// Says exactly what is wrong, using what the delivery contains.
 fn explain(
     rejection: &Rejection,
-    scheme: Scheme,
+    scheme: &Chosen,
     verifier: &Verifier,
     headers: &Headers,
     body: &[u8],
     now: SystemTime,
 ) -> String {
-    let header = scheme.scheme().signature_header();
+    let header = scheme.scheme.signature_header();
     let shown = display_name(header);
     let values: Vec<&Vec<u8>> = headers
         .iter()
@@ -217,14 +218,14 @@ fn signed_time(verifier: &Verifier, headers: &Headers, body: &[u8]) -> Option<Of
         .or_else(|| verifier.envelope_timestamp(headers, body))
 }
 
-fn malformed(scheme: Scheme, shown: &str, value: &[u8]) -> String {
+fn malformed(chosen: &Chosen, shown: &str, value: &[u8]) -> String {
     let Ok(text) = std::str::from_utf8(value) else {
         return format!("{shown} is not ASCII text");
     };
     if text.is_empty() {
         return format!("{shown} is empty");
     }
-    let hex = match scheme {
+    let hex = match chosen.kind {
         Scheme::Axifi | Scheme::Github => match text.strip_prefix("sha256=") {
             Some(hex) => hex,
             None => {
@@ -243,7 +244,7 @@ fn malformed(scheme: Scheme, shown: &str, value: &[u8]) -> String {
         other => {
             return format!(
                 "{shown} (or a header it needs beside it) is not in the {} form: {}",
-                other.name(),
+                chosen.scheme.name(),
                 other.form()
             )
         }

@@ -1,7 +1,9 @@
-//! Every built-in scheme through the `hookgate` process: `sign` output is
-//! what `verify` accepts (and a changed byte is refused), and `serve`
-//! forwards each sender's verified deliveries to an application that
-//! verifies them itself with hookgate, as users run it, once each.
+//! Every built-in scheme, Standard Webhooks' v1a (ed25519) and an HMAC
+//! scheme described in a file, through the `hookgate` process: `sign`
+//! output is what `verify` accepts (and a changed byte is refused), and
+//! `serve` forwards each sender's verified deliveries to an application
+//! that verifies them itself with hookgate, as users run it, once each, and
+//! answers the senders' handshakes itself.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -25,12 +27,6 @@ fn secret_for(name: &str) -> &'static str {
         "discord" => "3333333333333333333333333333333333333333333333333333333333333333",
         _ => "cli-senders-secret",
     }
-}
-
-/// What the receiver is configured with (Discord: the public key).
-fn verifying_secret_for(name: &str) -> String {
-    let scheme = scheme::builtin(name).unwrap();
-    testing::verifying_secret(&*scheme, secret_for(name)).unwrap()
 }
 
 /// A signing secret of the route's form that is not the route's.
@@ -80,64 +76,301 @@ fn run(args: &[&str], secret: &str) -> (bool, String, String) {
     )
 }
 
+/// A Standard Webhooks v1a signing key (`whsk_`, the base64 of an ed25519
+/// seed), and another that the receivers do not know.
+const V1A_KEY: &str = "whsk_VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVU=";
+const V1A_FORGED_KEY: &str = "whsk_ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=";
+
+/// The README's HMAC sender, built in code as an application would.
+fn acme_scheme() -> Arc<dyn Scheme> {
+    use hookgate::scheme::{
+        Algorithm, Encoding, Field, HmacScheme, Part, TimeFormat, TimestampSource,
+    };
+    let scheme = HmacScheme::new("acme", "x-acme-signature")
+        .algorithm(Algorithm::HmacSha512)
+        .encoding(Encoding::Base64)
+        .prefix("s=")
+        .signed_content(vec![
+            Part::Header("x-acme-timestamp"),
+            Part::Literal("."),
+            Part::Body,
+        ])
+        .timestamp(TimestampSource::Header(
+            "x-acme-timestamp",
+            TimeFormat::UnixSeconds,
+        ))
+        .id(Field::header("x-acme-delivery"))
+        .event(Field::body("type").optional());
+    Arc::new(scheme.build().unwrap())
+}
+
+/// One sender through the command and the proxy: every built-in scheme,
+/// Standard Webhooks' v1a (ed25519, `whpk_` keys) and the README's HMAC
+/// sender (`--scheme hmac`, `scheme = "hmac"`).
+struct Case {
+    /// Route and file names: the scheme's name, `standard-webhooks-v1a` or `hmac`.
+    key: &'static str,
+    scheme: Arc<dyn Scheme>,
+    /// What the sender signs with.
+    signing: &'static str,
+    /// A signing secret of the same form that is not the route's.
+    forged: &'static str,
+}
+
+impl Case {
+    /// What the receiver is configured with (ed25519: the public key).
+    fn verifying(&self) -> String {
+        testing::verifying_secret(&*self.scheme, self.signing).unwrap()
+    }
+
+    /// The command-line flags that choose the scheme; the HMAC sender's
+    /// `--scheme-config` file is written to `dir`.
+    fn scheme_flags(&self, dir: &Path) -> Vec<String> {
+        let flag = match self.key {
+            "hmac" => {
+                let file = dir.join("acme.toml");
+                std::fs::write(&file, acme_hmac()).unwrap();
+                return [
+                    "--scheme",
+                    "hmac",
+                    "--scheme-config",
+                    file.to_str().unwrap(),
+                ]
+                .map(String::from)
+                .to_vec();
+            }
+            _ => self.scheme.name(),
+        };
+        vec!["--scheme".into(), flag.into()]
+    }
+
+    /// The route's `scheme` line in serve's configuration, and what ends
+    /// the route (the HMAC sender's table, after every other key).
+    fn route_scheme(&self) -> (String, String) {
+        match self.key {
+            "hmac" => ("hmac".into(), format!("[route.hmac]\n{}", acme_hmac())),
+            _ => (self.scheme.name().into(), String::new()),
+        }
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases: Vec<Case> = scheme::BUILTIN
+        .iter()
+        .map(|name| Case {
+            key: name,
+            scheme: scheme::builtin(name).unwrap(),
+            signing: secret_for(name),
+            forged: forged_secret_for(name),
+        })
+        .collect();
+    cases.push(Case {
+        key: "standard-webhooks-v1a",
+        scheme: scheme::builtin("standard-webhooks").unwrap(),
+        signing: V1A_KEY,
+        forged: V1A_FORGED_KEY,
+    });
+    cases.push(Case {
+        key: "hmac",
+        scheme: acme_scheme(),
+        signing: "acme-proxy-secret",
+        forged: forged_secret_for("hmac"),
+    });
+    cases
+}
+
 #[test]
 fn sign_then_verify_as_processes_for_every_scheme() {
     let dir = temp_dir("sign-verify");
-    for (n, name) in scheme::BUILTIN.iter().enumerate() {
-        let scheme = scheme::builtin(name).unwrap();
-        let body = sample(&*scheme, n);
-        let body_file = dir.join(format!("{name}.json"));
+    for (n, case) in cases().iter().enumerate() {
+        let (key, scheme) = (case.key, &case.scheme);
+        let body = sample(&**scheme, n);
+        let body_file = dir.join(format!("{key}.json"));
         std::fs::write(&body_file, &body).unwrap();
         let id = format!("evt_cli_{n}");
-        let url = public_url(name);
-        let mut args = vec![
-            "sign",
-            "--scheme",
-            name,
-            "--id",
-            &id,
-            "--event",
-            "thing.happened",
-        ];
+        let url = public_url(key);
+        let flags = case.scheme_flags(&dir);
+        let mut args: Vec<&str> = vec!["sign"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend(["--id", &id, "--event", "thing.happened"]);
         if scheme.signs_url() {
             args.extend(["--url", url.as_str()]);
         }
         args.push(body_file.to_str().unwrap());
-        let (ok, out, err) = run(&args, secret_for(name));
-        assert!(ok, "{name}: {err}");
+        let (ok, out, err) = run(&args, case.signing);
+        assert!(ok, "{key}: {err}");
         assert!(
             out.to_ascii_lowercase().contains(scheme.signature_header()),
-            "{name}: {out}"
+            "{key}: {out}"
         );
-        let headers_file = dir.join(format!("{name}.headers"));
+        if key == "standard-webhooks-v1a" {
+            assert!(out.contains("webhook-signature: v1a,"), "{out}");
+        }
+        let headers_file = dir.join(format!("{key}.headers"));
         std::fs::write(&headers_file, &out).unwrap();
         let verify = |body: &Path, secret: &str| {
-            let mut args = vec![
-                "verify",
-                "--scheme",
-                name,
+            let mut args: Vec<&str> = vec!["verify"];
+            args.extend(flags.iter().map(String::as_str));
+            args.extend([
                 "--headers",
                 headers_file.to_str().unwrap(),
                 "--body",
                 body.to_str().unwrap(),
-            ];
+            ]);
             if scheme.signs_url() {
                 args.extend(["--url", url.as_str()]);
             }
             run(&args, secret)
         };
-        let (ok, out, err) = verify(&body_file, &verifying_secret_for(name));
-        assert!(ok && out.starts_with("verified:"), "{name}: {out} {err}");
-        assert!(out.contains(name), "{name}: {out}");
+        let (ok, out, err) = verify(&body_file, &case.verifying());
+        assert!(ok && out.starts_with("verified:"), "{key}: {out} {err}");
+        assert!(out.contains(scheme.name()), "{key}: {out}");
 
         let mut changed = body.clone();
         let last = changed.len() - 2;
         changed[last] ^= 1;
-        let changed_file = dir.join(format!("{name}.changed.json"));
+        let changed_file = dir.join(format!("{key}.changed.json"));
         std::fs::write(&changed_file, &changed).unwrap();
-        let (ok, out, _) = verify(&changed_file, &verifying_secret_for(name));
-        assert!(!ok && out.starts_with("rejected (401"), "{name}: {out}");
+        let (ok, out, _) = verify(&changed_file, &case.verifying());
+        assert!(!ok && out.starts_with("rejected (401"), "{key}: {out}");
     }
+}
+
+/// The README's `[route.hmac]` example (the keys of the table), as a
+/// `--scheme-config` file.
+fn acme_hmac() -> String {
+    let readme = include_str!("../../../README.md");
+    let table = readme
+        .split("[route.hmac]\n")
+        .nth(1)
+        .expect("the README's hmac route");
+    table.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn sign_then_verify_as_processes_for_an_hmac_scheme_described_in_a_file() {
+    let dir = temp_dir("hmac-file");
+    let config = dir.join("acme.toml");
+    std::fs::write(&config, acme_hmac()).unwrap();
+    let config = config.to_str().unwrap();
+    let body = br#"{"type":"order.paid","order":{"id":"ord_1","total":4200}}"#;
+    let body_file = dir.join("body.json");
+    std::fs::write(&body_file, body).unwrap();
+    let body_file = body_file.to_str().unwrap();
+    let secret = "acme-cli-secret";
+    let (ok, out, err) = run(
+        &[
+            "sign",
+            "--scheme",
+            "hmac",
+            "--scheme-config",
+            config,
+            "--id",
+            "dlv_1",
+            body_file,
+        ],
+        secret,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("x-acme-signature: s="), "{out}");
+    assert!(out.contains("x-acme-delivery: dlv_1"), "{out}");
+    assert!(out.contains("x-acme-timestamp: "), "{out}");
+    let headers = dir.join("headers");
+    std::fs::write(&headers, &out).unwrap();
+    let verify = |body: &str, secret: &str| {
+        let args = [
+            "verify",
+            "--scheme",
+            "hmac",
+            "--scheme-config",
+            config,
+            "--headers",
+            headers.to_str().unwrap(),
+            "--body",
+            body,
+        ];
+        run(&args, secret)
+    };
+    let (ok, out, err) = verify(body_file, secret);
+    assert!(ok, "{out} {err}");
+    assert!(
+        out.starts_with("verified: acme order.paid event dlv_1"),
+        "{out}"
+    );
+    let mut changed = body.to_vec();
+    changed[25] ^= 1;
+    let changed_file = dir.join("changed.json");
+    std::fs::write(&changed_file, &changed).unwrap();
+    let (ok, out, _) = verify(changed_file.to_str().unwrap(), secret);
+    assert!(
+        !ok && out.starts_with("rejected (401 bad_signature)"),
+        "{out}"
+    );
+    let (ok, out, _) = verify(body_file, "another-secret");
+    assert!(
+        !ok && out.starts_with("rejected (401 bad_signature)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_missing_misplaced_or_wrong_scheme_config_is_refused_with_the_reason() {
+    let dir = temp_dir("hmac-file-errors");
+    let body = dir.join("b.json");
+    std::fs::write(&body, b"{}").unwrap();
+    let body = body.to_str().unwrap();
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["sign"];
+        args.extend(extra);
+        args.push(body);
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("HOOKGATE_SECRET", "s")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = sign(&["--scheme", "hmac"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--scheme hmac needs --scheme-config FILE"),
+        "{err}"
+    );
+
+    let file = dir.join("acme.toml");
+    std::fs::write(&file, acme_hmac()).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let (code, err) = sign(&["--scheme", "github", "--scheme-config", file_arg]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("remove --scheme-config"), "{err}");
+
+    std::fs::write(&file, acme_hmac().replace("sha512", "md5")).unwrap();
+    let (code, err) = sign(&["--scheme", "hmac", "--scheme-config", file_arg]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(file_arg) && err.contains("algorithm \"md5\""),
+        "{err}"
+    );
+    std::fs::write(&file, acme_hmac().replace("prefix =", "prefx =")).unwrap();
+    let (code, err) = sign(&["--scheme", "hmac", "--scheme-config", file_arg]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(&format!("{file_arg}:5:")) && err.contains("prefx"),
+        "{err}"
+    );
+    let missing = dir.join("missing.toml");
+    let (code, err) = sign(&[
+        "--scheme",
+        "hmac",
+        "--scheme-config",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot read"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
@@ -157,24 +390,27 @@ fn a_secret_not_in_the_schemes_form_is_refused_by_every_command() {
     assert!(!ok && err.contains("whsec_"), "{err}");
 }
 
-/// The application behind the proxy: one route per scheme, each verifying
-/// with hookgate, counting what its handler was handed.
+/// The application behind the proxy: one route per case, each verifying
+/// with hookgate, recording the ids its handler was handed.
 #[derive(Clone, Default)]
 struct App {
     handled: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
 }
 
 impl App {
-    async fn start(&self) -> SocketAddr {
+    /// Serves the routes on 127.0.0.1 at a free port; `url(addr, key)` is
+    /// the URL that the senders signing one sign.
+    async fn start(&self, url: impl Fn(SocketAddr, &str) -> String) -> SocketAddr {
         use axum::routing::post;
         use hookgate_axum::{Webhook, WebhookLayer};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let mut router = axum::Router::new();
-        for name in scheme::BUILTIN {
-            let s = scheme::builtin(name).unwrap();
-            let secrets = Secrets::single(verifying_secret_for(name)).unwrap();
-            // The application checks the same URL the sender signed.
+        for case in cases() {
+            let s = case.scheme.clone();
+            let secrets = Secrets::single(case.verifying()).unwrap();
             let verifier = if s.signs_url() {
-                Verifier::with_public_url(s, secrets, &public_url(name)).unwrap()
+                Verifier::with_public_url(s, secrets, &url(addr, case.key)).unwrap()
             } else {
                 Verifier::new(s, secrets).unwrap()
             };
@@ -183,12 +419,12 @@ impl App {
                 .unwrap();
             let me = self.clone();
             router = router.route(
-                &format!("/app/{name}"),
+                &format!("/app/{}", case.key),
                 post(move |hook: Webhook<()>| {
                     let me = me.clone();
                     async move {
                         let mut handled = me.handled.lock().unwrap();
-                        let list = handled.entry(hook.meta().scheme().to_owned()).or_default();
+                        let list = handled.entry(case.key.to_owned()).or_default();
                         list.push(hook.meta().id().unwrap_or("-").to_owned());
                         "app ok"
                     }
@@ -196,7 +432,8 @@ impl App {
                 .layer(layer),
             );
         }
-        serve_app(router).await
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
     }
 }
 
@@ -213,26 +450,28 @@ fn start_proxy(dir: &Path, app: SocketAddr) -> Proxy {
     let mut text = String::from(
         "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n[dedupe]\nstore = \"memory\"\n",
     );
-    for name in scheme::BUILTIN {
-        std::fs::write(
-            dir.join(format!("{name}.secret")),
-            verifying_secret_for(name),
-        )
-        .unwrap();
+    for case in cases() {
+        let key = case.key;
+        std::fs::write(dir.join(format!("{key}.secret")), case.verifying()).unwrap();
+        let (scheme, table) = case.route_scheme();
         text.push_str(&format!(
-            "\n[[route]]\npath = \"/hook/{name}\"\nscheme = \"{name}\"\n\
-             secrets = [{{ file = \"{name}.secret\" }}]\nupstream = \"http://{app}/app/{name}\"\n"
+            "\n[[route]]\npath = \"/hook/{key}\"\nscheme = \"{scheme}\"\n\
+             secrets = [{{ file = \"{key}.secret\" }}]\nupstream = \"http://{app}/app/{key}\"\n"
         ));
-        if scheme::builtin(name).unwrap().signs_url() {
-            text.push_str(&format!("public_url = \"{}\"\n", public_url(name)));
+        if case.scheme.signs_url() {
+            text.push_str(&format!("public_url = \"{}\"\n", public_url(key)));
         }
-        match *name {
+        match key {
             "slack" => text.push_str("handshakes = [\"slack_url_verification\"]\n"),
+            "zoom" => text.push_str("handshakes = [\"zoom_url_validation\"]\n"),
+            "discord" => text.push_str("handshakes = [\"discord_ping\"]\n"),
             "github" => text.push_str(
-                "handshakes = [\"dropbox_challenge\"]\nmeta_verify_token = { file = \"meta.token\" }\n",
+                "handshakes = [\"dropbox_challenge\", \"graph_validation\"]\n\
+                 meta_verify_token = { file = \"meta.token\" }\n",
             ),
             _ => {}
         }
+        text.push_str(&table);
     }
     std::fs::write(dir.join("meta.token"), "meta-token-7\n").unwrap();
     let config = dir.join("hookgate.toml");
@@ -246,6 +485,19 @@ async fn serve_app(router: axum::Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
+}
+
+/// `hookgate serve` on a plain loopback listener with `sections` after
+/// `[server]`, in a fresh folder `name` holding `files` (name, content).
+fn serve_routes(name: &str, files: &[(&str, &str)], sections: &str) -> Proxy {
+    let dir = temp_dir(name);
+    for (file, content) in files {
+        std::fs::write(dir.join(file), content).unwrap();
+    }
+    let config = dir.join("hookgate.toml");
+    let server = "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n";
+    std::fs::write(&config, format!("{server}{sections}")).unwrap();
+    serve(&config, Stdio::null())
 }
 
 /// `hookgate serve --config config`, its log to `log`, at the address it
@@ -267,26 +519,43 @@ fn serve(config: &Path, log: impl Into<Stdio>) -> Proxy {
     Proxy(child, addr)
 }
 
+/// `body` posted to `url`, signed by `scheme` with `secret`.
+fn signed_post(
+    client: &reqwest::Client,
+    url: &str,
+    scheme: &dyn Scheme,
+    secret: &str,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
+    let mut req = client.post(url).body(body.to_vec());
+    for (h, v) in testing::sign(scheme, secret, body) {
+        req = req.header(h, v);
+    }
+    req
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies_them() {
     let app = App::default();
-    let app_addr = app.start().await;
+    // The application checks the URL the sender signed.
+    let app_addr = app.start(|_, key| public_url(key)).await;
     let dir = temp_dir("serve");
     let proxy = start_proxy(&dir, app_addr);
     let client = reqwest::Client::new();
-    for (n, name) in scheme::BUILTIN.iter().enumerate() {
-        let scheme = scheme::builtin(name).unwrap();
-        let body = sample(&*scheme, n);
+    let cases = cases();
+    for (n, case) in cases.iter().enumerate() {
+        let (key, scheme) = (case.key, &*case.scheme);
+        let body = sample(scheme, n);
         let id = format!("evt_cli_{n}");
-        let url = public_url(name);
+        let url = public_url(key);
         let mut input = SignInput::new(&body);
         input.id = Some(&id);
         input.event = Some("thing.happened");
         input.url = Some(&url);
-        let headers = testing::sign_input(&*scheme, secret_for(name), &input);
+        let headers = testing::sign_input(scheme, case.signing, &input);
         let post = |headers: &[(&'static str, String)]| {
             let mut req = client
-                .post(format!("http://{}/hook/{name}", proxy.1))
+                .post(format!("http://{}/hook/{key}", proxy.1))
                 .body(body.clone());
             for (h, v) in headers {
                 req = req.header(*h, v);
@@ -297,47 +566,95 @@ async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies
         assert_eq!(
             first.status(),
             200,
-            "{name}: {}",
+            "{key}: {}",
             first.text().await.unwrap()
         );
         let retry = post(&headers).await.unwrap();
-        assert_eq!(retry.status(), 200, "{name}");
+        assert_eq!(retry.status(), 200, "{key}");
         assert_eq!(
             retry
                 .headers()
                 .get("hookgate-dedupe")
                 .map(|v| v.to_str().unwrap()),
             Some("duplicate"),
-            "{name}"
+            "{key}"
         );
-        let forged = testing::sign_input(&*scheme, forged_secret_for(name), &input);
-        assert!(!forged.is_empty(), "{name}");
+        let forged = testing::sign_input(scheme, case.forged, &input);
+        assert!(!forged.is_empty(), "{key}");
         let refused = post(&forged).await.unwrap();
-        assert_eq!(refused.status(), 401, "{name}");
+        assert_eq!(refused.status(), 401, "{key}");
     }
     // Handshakes answered by the proxy, not forwarded.
+    let hook = |key: &str| format!("http://{}/hook/{key}", proxy.1);
+    let signed = |key: &str, body: &[u8]| {
+        let scheme = scheme::builtin(key).unwrap();
+        signed_post(&client, &hook(key), &*scheme, secret_for(key), body).send()
+    };
     let body = br#"{"token":"t","challenge":"slack-challenge-1","type":"url_verification"}"#;
-    let mut req = client
-        .post(format!("http://{}/hook/slack", proxy.1))
-        .body(&body[..]);
-    for (h, v) in testing::sign(
-        &*scheme::builtin("slack").unwrap(),
-        secret_for("slack"),
-        body,
-    ) {
-        req = req.header(h, v);
-    }
-    let res = req.send().await.unwrap();
+    let res = signed("slack", body).await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.text().await.unwrap(),
         r#"{"challenge":"slack-challenge-1"}"#
     );
-    let get = |q: &str| {
-        client
-            .get(format!("http://{}/hook/github?{q}", proxy.1))
-            .send()
-    };
+    let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680}"#;
+    let res = signed("zoom", body).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    // hex HMAC-SHA256("cli-senders-secret", plainToken), computed with
+    // Python's hmac module, not with hookgate.
+    assert_eq!(
+        answer,
+        serde_json::json!({
+            "plainToken": "qgg8vlvZRS6UYooatFL8Aw",
+            "encryptedToken": "0efa8d38713cabbdabfc4c8dc68517c1d8317a8eccee5cab81c1aa052c2cbc86",
+        })
+    );
+    let forged = signed_post(
+        &client,
+        &hook("zoom"),
+        &scheme::Zoom,
+        forged_secret_for("zoom"),
+        body,
+    );
+    assert_eq!(forged.send().await.unwrap().status(), 401);
+    // Discord: an interaction PING is answered with a PONG, a webhook
+    // event PING with 204; a forged PING is refused.
+    let res = signed("discord", br#"{"type":1}"#).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), r#"{"type":1}"#);
+    let event_ping = br#"{"version":1,"application_id":"1234567890","type":0}"#;
+    let res = signed("discord", event_ping).await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.text().await.unwrap(), "");
+    let forged = signed_post(
+        &client,
+        &hook("discord"),
+        &scheme::Discord,
+        forged_secret_for("discord"),
+        br#"{"type":1}"#,
+    );
+    assert_eq!(forged.send().await.unwrap().status(), 401);
+    // Microsoft Graph: an unsigned POST with validationToken, echoed as text.
+    let res = client
+        .post(format!(
+            "{}?validationToken=graph%20token%3A7",
+            hook("github")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{:?}",
+        res.headers()
+    );
+    assert_eq!(res.text().await.unwrap(), "graph token:7");
+    let get = |q: &str| client.get(format!("{}?{q}", hook("github"))).send();
     let res = get("challenge=dbx-1").await.unwrap();
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(
@@ -353,18 +670,19 @@ async fn serve_forwards_every_schemes_deliveries_to_an_application_that_verifies
     let res = get(&meta.replace("meta-token-7", "guess")).await.unwrap();
     assert_eq!(res.status(), 403);
 
+    // Each delivery reached the application once; no handshake did.
     let handled = app.handled.lock().unwrap().clone();
-    for (n, name) in scheme::BUILTIN.iter().enumerate() {
-        let scheme = scheme::builtin(name).unwrap();
-        let want = if scheme.envelope().id.is_some() {
+    for (n, case) in cases.iter().enumerate() {
+        let want = if case.scheme.envelope().id.is_some() {
             format!("evt_cli_{n}")
         } else {
             "-".to_owned()
         };
         assert_eq!(
-            handled.get(*name),
+            handled.get(case.key),
             Some(&vec![want]),
-            "{name}: the application verified and handled it once"
+            "{}: the application verified and handled it once",
+            case.key
         );
     }
     drop(proxy);
@@ -430,74 +748,38 @@ async fn a_report_only_route_says_so_at_start_and_forwards_failures_without_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_delivers_each_schemes_sample_events_to_an_application_that_verifies_them() {
-    use axum::routing::post;
-    use hookgate_axum::{Webhook, WebhookLayer};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handled: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
-    let mut router = axum::Router::new();
-    for name in scheme::BUILTIN {
-        let s = scheme::builtin(name).unwrap();
-        let secrets = Secrets::single(verifying_secret_for(name)).unwrap();
-        // `send` signs the URL it posts to, for the schemes that sign one.
-        let url = format!("http://{addr}/send/{name}");
-        let verifier = if s.signs_url() {
-            Verifier::with_public_url(s, secrets, &url).unwrap()
-        } else {
-            Verifier::new(s, secrets).unwrap()
-        };
-        let layer = WebhookLayer::new(verifier)
-            .with_dedupe(MemoryStore::new())
-            .unwrap();
-        let h = handled.clone();
-        router = router.route(
-            &format!("/send/{name}"),
-            post(move |hook: Webhook<()>| {
-                let h = h.clone();
-                async move {
-                    *h.lock()
-                        .unwrap()
-                        .entry(hook.meta().scheme().to_owned())
-                        .or_default() += 1;
-                    "ok"
-                }
-            })
-            .layer(layer),
-        );
-    }
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    for name in scheme::BUILTIN {
-        let url = format!("http://{addr}/send/{name}");
-        let secret = secret_for(name);
+    let app = App::default();
+    // `send` signs the URL it posts to, for the schemes that sign one.
+    let addr = app
+        .start(|addr, key| format!("http://{addr}/app/{key}"))
+        .await;
+    let dir = temp_dir("send");
+    for case in cases() {
+        let url = format!("http://{addr}/app/{}", case.key);
+        let mut args: Vec<String> = vec!["send".into()];
+        args.extend(case.scheme_flags(&dir));
+        args.extend(["--url", &url, "--count", "3", "--duplicate", "1"].map(String::from));
+        let secret = case.signing;
         // A blocking process: off the runtime that serves the application.
         let (ok, out, err) = tokio::task::spawn_blocking(move || {
-            let args = [
-                "send",
-                "--scheme",
-                name,
-                "--url",
-                url.as_str(),
-                "--count",
-                "3",
-                "--duplicate",
-                "1",
-            ];
-            run(&args, secret)
+            run(&args.iter().map(String::as_str).collect::<Vec<_>>(), secret)
         })
         .await
         .unwrap();
-        assert!(ok, "{name}: {out} {err}");
+        assert!(ok, "{}: {out} {err}", case.key);
         assert!(
             out.contains("3 acknowledged, 0 not acknowledged; 3 duplicate answers"),
-            "{name}: {out}"
+            "{}: {out}",
+            case.key
         );
     }
-    let handled = handled.lock().unwrap().clone();
-    for name in scheme::BUILTIN {
+    let handled = app.handled.lock().unwrap().clone();
+    for case in cases() {
         assert_eq!(
-            handled.get(*name),
-            Some(&3),
-            "{name}: three events, each handled once"
+            handled.get(case.key).map(Vec::len),
+            Some(3),
+            "{}: three events, each handled once",
+            case.key
         );
     }
 }
@@ -519,24 +801,21 @@ async fn serve_looks_each_tenants_secrets_up_by_header_and_refuses_unknown_tenan
     );
     let app_addr = serve_app(app).await;
 
-    let dir = temp_dir("tenants");
-    std::fs::write(dir.join("acme.secret"), "acme-new").unwrap();
-    std::fs::write(dir.join("acme-old.secret"), "acme-old").unwrap();
-    std::fs::write(dir.join("globex.secret"), "globex-secret").unwrap();
-    let config = dir.join("hookgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nallow_plain_loopback = true\n\n\
-             [dedupe]\nstore = \"memory\"\n\n\
+    let proxy = serve_routes(
+        "tenants",
+        &[
+            ("acme.secret", "acme-new"),
+            ("acme-old.secret", "acme-old"),
+            ("globex.secret", "globex-secret"),
+        ],
+        &format!(
+            "[dedupe]\nstore = \"memory\"\n\n\
              [[route]]\npath = \"/hook\"\nscheme = \"github\"\nupstream = \"http://{app_addr}/app\"\n\
              [route.tenants]\nheader = \"X-Tenant\"\n\
              secrets = {{ acme = [{{ file = \"acme.secret\" }}, {{ file = \"acme-old.secret\" }}], \
              globex = [{{ file = \"globex.secret\" }}] }}\n"
         ),
-    )
-    .unwrap();
-    let proxy = serve(&config, Stdio::null());
+    );
     let client = reqwest::Client::new();
     let send = |tenant: &'static str, secret: &'static str| {
         // The same body, so the same delivery id, for every tenant.
@@ -561,9 +840,103 @@ async fn serve_looks_each_tenants_secrets_up_by_header_and_refuses_unknown_tenan
     );
     assert_eq!(send("globex", "acme-new").await.unwrap().status(), 401);
     assert_eq!(send("initech", "acme-new").await.unwrap().status(), 401);
+    // A request that names no tenant is refused, never verified with anyone's secret.
+    let body = br#"{"zen":"Anything added dilutes everything else."}"#.to_vec();
+    let mut req = client
+        .post(format!("http://{}/hook", proxy.1))
+        .body(body.clone());
+    for (h, v) in testing::sign(&scheme::GitHub, "acme-new", &body) {
+        req = req.header(h, v);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.text().await.unwrap().contains("tenant"));
     assert_eq!(
         *seen.lock().unwrap(),
         vec!["acme".to_owned(), "globex".to_owned()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_routes_every_tenants_path_to_one_route_and_verifies_each_with_its_own_secrets() {
+    use hookgate::tenant::TenantKey;
+    use hookgate_axum::{Webhook, WebhookLayer};
+    // The application verifies again, with the secrets of the tenant the
+    // proxy names in `hookgate-tenant`, and records whose delivery it handled.
+    let tenants = BTreeMap::from([
+        ("acme".to_owned(), Secrets::single("acme-secret").unwrap()),
+        (
+            "globex".to_owned(),
+            Secrets::single("globex-secret").unwrap(),
+        ),
+    ]);
+    let lookup = move |tenant: String| {
+        let found = tenants.get(&tenant).cloned();
+        async move { Ok(found) }
+    };
+    let key = TenantKey::Header("hookgate-tenant".into());
+    let verifier = Verifier::per_tenant(scheme::GitHub, key, lookup).unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::post(move |hook: Webhook<()>| {
+            let s = s.clone();
+            async move {
+                s.lock()
+                    .unwrap()
+                    .push(hook.meta().tenant().unwrap().to_owned());
+                "app ok"
+            }
+        })
+        .layer(WebhookLayer::new(verifier)),
+    );
+    let app_addr = serve_app(app).await;
+
+    let proxy = serve_routes(
+        "path-tenants",
+        &[("acme.secret", "acme-secret"), ("globex.secret", "globex-secret")],
+        &format!(
+            "[[route]]\npath = \"/webhooks/{{tenant}}/github\"\nscheme = \"github\"\n\
+             upstream = \"http://{app_addr}/app\"\n\
+             [route.tenants]\n\
+             secrets = {{ acme = [{{ file = \"acme.secret\" }}], globex = [{{ file = \"globex.secret\" }}] }}\n"
+        ),
+    );
+    let client = reqwest::Client::new();
+    let send = |path: &str, secret: &'static str, n: u32| {
+        let body = format!(r#"{{"zen":"Half measures are as bad as nothing at all.","n":{n}}}"#);
+        let headers = testing::sign(&scheme::GitHub, secret, body.as_bytes());
+        let mut req = client
+            .post(format!("http://{}{path}", proxy.1))
+            .header("hookgate-tenant", "acme")
+            .body(body);
+        for (h, v) in headers {
+            req = req.header(h, v);
+        }
+        req.send()
+    };
+    let acme = send("/webhooks/acme/github", "acme-secret", 1)
+        .await
+        .unwrap();
+    assert_eq!(acme.status(), 200);
+    assert_eq!(acme.text().await.unwrap(), "app ok");
+    let globex = send("/webhooks/globex/github", "globex-secret", 2);
+    assert_eq!(globex.await.unwrap().status(), 200);
+    // globex's path with acme's secret: each tenant is checked with its own.
+    let crossed = send("/webhooks/globex/github", "acme-secret", 3);
+    assert_eq!(crossed.await.unwrap().status(), 401);
+    let unknown = send("/webhooks/initech/github", "acme-secret", 4);
+    assert_eq!(unknown.await.unwrap().status(), 401);
+    let none = send("/webhooks//github", "acme-secret", 5).await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert!(none.text().await.unwrap().contains("tenant"));
+    let elsewhere = send("/webhooks/acme/gitlab", "acme-secret", 6);
+    assert_eq!(elsewhere.await.unwrap().status(), 404);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["acme".to_owned(), "globex".to_owned()],
+        "the proxy named each verified tenant (not the sender's forged header)"
     );
 }
 

@@ -164,7 +164,7 @@ pub(crate) struct Lines {
     pub(crate) inbox_store: Option<usize>,
 }
 
-fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
+pub(crate) fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
     text[..span.start.min(text.len())].matches('\n').count() + 1
 }
 
@@ -483,7 +483,18 @@ fn route_section(
     has_inbox: bool,
 ) -> Result<RouteConfig, ConfigError> {
     let scheme = super::scheme_config::route_scheme(text, &r.scheme, r.hmac.as_ref())?;
-    route_path(text, &r.path, earlier)?;
+    let tenant_segment = route_path(text, &r.path, earlier)?;
+    if tenant_segment.is_some() && r.tenants.is_none() {
+        return Err(ConfigError::at(
+            text,
+            r.path.span(),
+            format!(
+                "path {:?} has {}: give a [route.tenants] table with each tenant's secrets",
+                r.path.get_ref(),
+                super::tenants_config::TENANT
+            ),
+        ));
+    }
     let upstream = upstream(text, &r.upstream)?;
     let (secrets, secrets_span) = match (&r.secrets, &r.tenants) {
         (Some(list), None) => (secret_values(text, base, list)?, list.span()),
@@ -546,9 +557,13 @@ fn route_section(
                 "per-tenant routes of schemes that sign the URL are not supported",
             ))
         }
-        Some(table) => Some(super::tenants_config::tenants(text, base, table, |s| {
-            verifier_of(s.clone()).map(|_| ())
-        })?),
+        Some(table) => Some(super::tenants_config::tenants(
+            text,
+            base,
+            table,
+            tenant_segment,
+            |s| verifier_of(s.clone()).map(|_| ()),
+        )?),
         None => None,
     };
     let probe_secrets = match &tenants {
@@ -651,12 +666,13 @@ fn handshakes(
     Ok(out)
 }
 
-/// `path`: absolute, a path alone, not the health check, not routed above.
+/// `path`: absolute, a path alone, not the health check, not routed above,
+/// with at most one `{tenant}` segment (its index is returned).
 fn route_path(
     text: &str,
     path: &Spanned<String>,
     earlier: &[RouteConfig],
-) -> Result<(), ConfigError> {
+) -> Result<Option<usize>, ConfigError> {
     let p = path.get_ref();
     let refused = if !p.starts_with('/') {
         Some("path must start with /".to_owned())
@@ -673,10 +689,9 @@ fn route_path(
     } else {
         None
     };
-    match refused {
-        Some(message) => Err(ConfigError::at(text, path.span(), message)),
-        None => Ok(()),
-    }
+    refused
+        .map_or_else(|| super::tenants_config::tenant_segment(p), Err)
+        .map_err(|message| ConfigError::at(text, path.span(), message))
 }
 
 /// `upstream`: an `http://` URL without credentials.
@@ -1107,6 +1122,50 @@ event = { field = "type", optional = true }
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn a_tenant_path_needs_tenants_and_a_misplaced_tenant_rule_is_refused_at_its_line() {
+        std::env::set_var("HOOKGATE_CONFIG_TEST_SECRET", "s");
+        let tenants =
+            "[route.tenants]\nsecrets = { acme = [{ env = \"HOOKGATE_CONFIG_TEST_SECRET\" }] }\n";
+        let path = |p: &str, table: &str| {
+            GOOD.replace("\"/webhooks/aexo\"", &format!("{p:?}"))
+                .replace(
+                    "secrets = [{ env = \"HOOKGATE_CONFIG_TEST_SECRET\" }]\n",
+                    "",
+                )
+                + table
+        };
+        let config = parse(&path("/webhooks/{tenant}/aexo", tenants), Path::new(".")).unwrap();
+        let t = config.routes[0].tenants.as_ref().unwrap();
+        assert_eq!(t.key, hookgate::tenant::TenantKey::PathSegment(1));
+
+        let e = err(&path("/webhooks/{tenant}/aexo", ""));
+        assert_eq!(e.line, Some(6), "{}", e.message);
+        assert!(e.message.contains("[route.tenants]"), "{}", e.message);
+        let e = err(&path("/webhooks/t-{tenant}", tenants));
+        assert_eq!(e.line, Some(6), "{}", e.message);
+        assert!(e.message.contains("whole segment"), "{}", e.message);
+        let e = err(&path("/webhooks/aexo", tenants));
+        assert!(
+            e.message.contains("header = \"...\" or {tenant}"),
+            "{}",
+            e.message
+        );
+        let e = err(&path(
+            "/webhooks/aexo",
+            &tenants.replace("}] }\n", "}] }\npath_segment = 1\n"),
+        ));
+        assert_eq!(e.line, Some(11), "{}", e.message);
+        assert!(
+            e.message.contains("put {tenant} in the route's path"),
+            "{}",
+            e.message
+        );
+        let both = tenants.replace("}] }\n", "}] }\nheader = \"x-tenant\"\n");
+        let e = err(&path("/webhooks/{tenant}/aexo", &both));
+        assert!(e.message.contains("one or the other"), "{}", e.message);
     }
 
     #[test]

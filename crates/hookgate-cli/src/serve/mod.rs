@@ -1,10 +1,11 @@
 //! `hookgate serve --config hookgate.toml`: a verifying reverse proxy.
 //!
-//! Per route (path -> scheme, secrets, upstream): the HTTPS policy, the
-//! verification with the handler deadline, dedupe (memory or Redis), then
-//! the request is forwarded to the upstream with `hookgate-verified:
-//! <scheme>` (and `hookgate-event-id`) added, after removing any such header
-//! that came from outside. The sender gets the upstream's status; a 2xx
+//! Per route (path, or a path with a `{tenant}` segment -> scheme,
+//! secrets, upstream): the HTTPS policy, the verification with the handler
+//! deadline, dedupe (memory or Redis), then the request is forwarded to
+//! the upstream with `hookgate-verified: <scheme>` (and `hookgate-event-id`,
+//! and on a per-tenant route `hookgate-tenant`) added, after removing any
+//! such header that came from outside. The sender gets the upstream's status; a 2xx
 //! commits the dedupe claim. TLS is terminated with rustls (the certificate
 //! is re-read on SIGHUP), or the proxy runs behind a load balancer trusted
 //! through `trusted_proxies`. SIGTERM stops accepting and lets in-flight
@@ -12,9 +13,12 @@
 
 mod config;
 mod proxy;
+mod route_path;
 mod scheme_config;
 mod tenants_config;
 mod tls;
+
+pub(crate) use scheme_config::hmac_scheme_file;
 
 use std::convert::Infallible;
 use std::path::PathBuf;

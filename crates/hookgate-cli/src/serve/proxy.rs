@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hookgate::dedupe::{Claim, DedupeLayer, DedupeStore, Deduper, MemoryStore, StoreError, Token};
 use hookgate::https::{Connection, HttpsPolicy, RequireHttpsLayer};
-use hookgate::{error_body, VerifiedEvent, Verifier, WebhookLayer};
+use hookgate::{error_body, Answer, Rejection, VerifiedEvent, Verifier, WebhookLayer};
 use hookgate_redis::RedisStore;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -27,11 +27,14 @@ use hookgate_redis::{DurabilityCheck, RedisInbox};
 use hookgate_sqlite::SqliteInbox;
 
 use super::config::{Config, ConfigError, InboxStoreConfig, StoreConfig, HEALTH_PATH};
+use super::route_path::{self, Match, RoutePath};
 
 /// The header telling the upstream the delivery was verified (its scheme).
 pub(crate) const VERIFIED_HEADER: &str = "hookgate-verified";
 /// The verified event id, where the sender has one.
 pub(crate) const EVENT_ID_HEADER: &str = "hookgate-event-id";
+/// The tenant whose secrets verified the delivery, on a per-tenant route.
+pub(crate) const TENANT_HEADER: &str = "hookgate-tenant";
 /// The dedupe layer's marker on a duplicate's answer.
 const DEDUPE_HEADER: &str = "hookgate-dedupe";
 
@@ -98,7 +101,10 @@ where
 /// hookgate's own markers: never passed on from outside (a sender forging
 /// `hookgate-verified`, an upstream forging `hookgate-dedupe`).
 fn hookgate_marker(name: &HeaderName) -> bool {
-    name == VERIFIED_HEADER || name == EVENT_ID_HEADER || name == DEDUPE_HEADER
+    name == VERIFIED_HEADER
+        || name == EVENT_ID_HEADER
+        || name == TENANT_HEADER
+        || name == DEDUPE_HEADER
 }
 
 /// The end-to-end headers of `from`: without hop-by-hop headers, those that
@@ -159,6 +165,9 @@ async fn forward(
         if let Some(id) = event.id().and_then(|id| HeaderValue::from_str(id).ok()) {
             headers.insert(EVENT_ID_HEADER, id);
         }
+        if let Some(tenant) = event.tenant().and_then(|t| HeaderValue::from_str(t).ok()) {
+            headers.insert(TENANT_HEADER, tenant);
+        }
     }
     let res = match client.request(out).await {
         Ok(res) => res,
@@ -215,7 +224,7 @@ async fn forward(
 /// routes' workers.
 #[derive(Clone)]
 pub(crate) struct Router {
-    routes: Arc<Vec<(String, RouteService)>>,
+    routes: Arc<Vec<(RoutePath, RouteService)>>,
     deadline: Duration,
     workers: Arc<std::sync::Mutex<Vec<Workers>>>,
 }
@@ -417,7 +426,7 @@ impl Router {
                         )
                     }
                 };
-                routes.push((route.path.clone(), service));
+                routes.push((RoutePath::new(&route.path), service));
                 workers.push(running);
                 continue;
             }
@@ -435,7 +444,10 @@ impl Router {
                     async move { Ok::<_, Infallible>(forward(client, upstream, req).await) }
                 }));
             let service = ServiceExt::<Request<Incoming>>::map_response(stack, boxed);
-            routes.push((route.path.clone(), BoxCloneSyncService::new(service)));
+            routes.push((
+                RoutePath::new(&route.path),
+                BoxCloneSyncService::new(service),
+            ));
         }
         Ok(Self {
             deadline: config
@@ -466,11 +478,18 @@ impl Router {
         if path == HEALTH_PATH {
             return Response::new(full(Bytes::from_static(b"ok")));
         }
-        let Some((_, service)) = self.routes.iter().find(|(p, _)| *p == path) else {
-            return json(
-                StatusCode::NOT_FOUND,
-                error_body("no webhook route at this path"),
-            );
+        let service = match route_path::pick(&self.routes, &path) {
+            Some((Match::Route, service)) => service,
+            // The tenant's segment is empty: the request names no tenant.
+            Some((Match::NoTenant, _)) => {
+                return boxed(Answer::Rejected(Rejection::UnknownTenant).into_response())
+            }
+            None => {
+                return json(
+                    StatusCode::NOT_FOUND,
+                    error_body("no webhook route at this path"),
+                )
+            }
         };
         req.extensions_mut()
             .insert(Connection::from_socket(peer, tls));

@@ -1,6 +1,7 @@
 //! A route's `scheme`: a built-in sender by name, or `"hmac"` with a
 //! `[route.hmac]` table describing any other HMAC sender.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use hookgate::scheme::{
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::config::ConfigError;
+use super::config::{line_of, ConfigError};
 
 /// `[route.hmac]`.
 #[derive(Debug, Deserialize)]
@@ -113,6 +114,19 @@ pub(crate) fn route_scheme(
             )
         }),
     }
+}
+
+/// `--scheme-config FILE` of `sign`, `send` and `verify`: the keys of a
+/// `[route.hmac]` table at the top of a file, refused as serve refuses the
+/// table (`FILE:LINE: reason` where the mistake has a line).
+pub(crate) fn hmac_scheme_file(path: &Path) -> Result<Arc<dyn Scheme>, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let table: HmacTable = toml::from_str(&text).map_err(|e| match e.span() {
+        Some(span) => format!("{shown}:{}: {}", line_of(&text, span), e.message().trim()),
+        None => format!("{shown}: {}", e.message().trim()),
+    })?;
+    hmac_scheme(&table).map_err(|message| format!("{shown}: {message}"))
 }
 
 fn field(table: &FieldTable, what: &str) -> Result<Field, String> {

@@ -1,5 +1,6 @@
 //! `[route.tenants]`: one route for many tenants, each with its own
-//! secrets, the tenant named by a header or a path segment.
+//! secrets, the tenant named by a header or by the `{tenant}` segment of
+//! the route's path.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,14 +13,39 @@ use toml::Spanned;
 
 use super::config::{secret_values, ConfigError, SecretRef};
 
+/// The placeholder for the tenant's segment.
+pub(crate) const TENANT: &str = "{tenant}";
+
+/// Where `path`'s `{tenant}` is, as the index of its segment (from 0, as
+/// `TenantKey::PathSegment` counts); `Ok(None)` when it has none. A brace
+/// anywhere else, or a second `{tenant}`, is refused with the reason.
+pub(crate) fn tenant_segment(path: &str) -> Result<Option<usize>, String> {
+    let mut found = None;
+    for (index, segment) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+        if segment == TENANT {
+            if found.is_some() {
+                return Err(format!("path {path:?} has {TENANT} twice; give it once"));
+            }
+            found = Some(index);
+        } else if segment.contains(['{', '}']) {
+            return Err(format!(
+                "path {path:?}: the only placeholder is {TENANT}, as a whole segment \
+                 (/webhooks/{TENANT}/github)"
+            ));
+        }
+    }
+    Ok(found)
+}
+
 /// `[route.tenants]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TenantsTable {
     /// The header that names the tenant.
     header: Option<String>,
-    /// Or the path segment (from 0) that names it.
-    path_segment: Option<usize>,
+    /// Refused with a pointer to `{tenant}` in the route's path (a route's
+    /// path matches exactly, so a segment number alone matched one tenant).
+    path_segment: Option<Spanned<usize>>,
     /// Each tenant's secrets: `acme = [{ env = "ACME_SECRET" }, ...]`.
     secrets: Spanned<BTreeMap<String, Spanned<Vec<Spanned<SecretRef>>>>>,
 }
@@ -41,23 +67,48 @@ impl std::fmt::Debug for TenantsConfig {
     }
 }
 
-/// Reads the table; each tenant's secrets are checked in the scheme's form
-/// by `check`.
+/// Reads the table; `segment` is where the route's path has `{tenant}`,
+/// if it does. Each tenant's secrets are checked in the scheme's form by
+/// `check`.
 pub(crate) fn tenants(
     text: &str,
     base: &Path,
     table: &Spanned<TenantsTable>,
+    segment: Option<usize>,
     check: impl Fn(&Secrets) -> Result<(), hookgate::ConfigError>,
 ) -> Result<TenantsConfig, ConfigError> {
     let t = table.get_ref();
-    let key = match (&t.header, t.path_segment) {
+    if let Some(n) = &t.path_segment {
+        return Err(ConfigError::at(
+            text,
+            n.span(),
+            format!(
+                "path_segment: put {TENANT} in the route's path where the tenant is \
+                 (path = \"/webhooks/{TENANT}/github\") in place of path_segment"
+            ),
+        ));
+    }
+    let key = match (&t.header, segment) {
         (Some(h), None) if !h.trim().is_empty() => TenantKey::Header(h.to_ascii_lowercase()),
         (None, Some(i)) => TenantKey::PathSegment(i),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::at(
+                text,
+                table.span(),
+                format!(
+                    "[route.tenants] header: the route's path already names the tenant with \
+                     {TENANT}; use one or the other"
+                ),
+            ))
+        }
         _ => {
             return Err(ConfigError::at(
                 text,
                 table.span(),
-                "[route.tenants] needs exactly one of header = \"...\" or path_segment = N",
+                format!(
+                    "[route.tenants] needs header = \"...\" or {TENANT} in the route's path \
+                     (path = \"/webhooks/{TENANT}/github\")"
+                ),
             ))
         }
     };
@@ -81,4 +132,23 @@ pub(crate) fn tenants(
         key,
         secrets: Arc::new(secrets),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_placeholder_other_than_one_whole_tenant_segment_is_refused() {
+        assert_eq!(tenant_segment("/hooks/acme"), Ok(None));
+        assert_eq!(tenant_segment("/webhooks/{tenant}/github"), Ok(Some(1)));
+        for bad in [
+            "/hooks/t-{tenant}",
+            "/hooks/{id}",
+            "/{tenant}/{tenant}",
+            "/hooks/{",
+        ] {
+            assert!(tenant_segment(bad).is_err(), "{bad}");
+        }
+    }
 }
