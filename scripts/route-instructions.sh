@@ -27,16 +27,16 @@ count() { # route deliveries -> "total sha"
   sha=$(callgrind_annotate "$out/cg" 2>/dev/null | awk '/sha256::compress256/ && !done {gsub(",","",$1); print $1; done = 1}')
   echo "$total ${sha:-0}"
 }
-printf '%-9s %14s %16s\n' route "instr/delivery" "without SHA-256"
+printf '%-16s %14s %16s\n' route "instr/delivery" "without SHA-256"
 declare -A all rest
-for route in plain hookgate memory; do
+for route in plain hookgate hookgate_memory; do
   read -r t1 s1 < <(count "$route" "$n")
   read -r t2 s2 < <(count "$route" $((2 * n)))
   all[$route]=$(( (t2 - t1) / n ))
   rest[$route]=$(( (t2 - s2 - t1 + s1) / n ))
-  printf '%-9s %14d %16d\n' "$route" "${all[$route]}" "${rest[$route]}"
+  printf '%-16s %14d %16d\n' "$route" "${all[$route]}" "${rest[$route]}"
 done
-for route in hookgate memory; do
+for route in hookgate hookgate_memory; do
   awk -v r="$route" -v a="${rest[$route]}" -v p="${rest[plain]}" \
     'BEGIN { printf "%s adds %d instructions per delivery beyond SHA-256 (%.2fx plain'"'"'s, request building included)\n", r, a - p, a / p }'
 done

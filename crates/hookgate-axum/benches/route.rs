@@ -22,87 +22,21 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::{Body, Bytes};
-use axum::http::{Request, StatusCode};
-use axum::routing::post;
-use axum::Router;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, Mac};
-use hookgate::dedupe::MemoryStore;
-use hookgate::events::{AexoEnvelope, AexoEvent};
-use hookgate::scheme::Aexo;
-use hookgate::{testing, WebhookLayer};
-use hookgate_axum::Webhook;
 use http_body_util::BodyExt;
 use sha2::Sha256;
-use tower::Service;
 
-const SECRET: &str = "whsec_route_bench_0123456789";
+mod support {
+    pub(crate) mod routes;
+}
+use support::routes::{self, answer, SECRET};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh AEXO delivery of exactly `size` bytes, signed now.
-fn delivery(size: usize) -> Request<Body> {
-    let id = format!("wh_{:016}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let event = |note: String| {
-        testing::aexo_body(
-            &id,
-            "record.flagged",
-            serde_json::json!({ "record_id": "rec_1", "note": note }),
-        )
-    };
-    let pad = size.saturating_sub(event(String::new()).len());
-    let body = event("x".repeat(pad));
-    let mut req = Request::post("/webhook").header("content-type", "application/json");
-    for (name, value) in testing::sign(&Aexo, SECRET, &body) {
-        req = req.header(name, value);
-    }
-    req.header("content-length", body.len())
-        .body(Body::from(body))
-        .unwrap()
-}
-
-async fn plain(body: Bytes) -> Result<&'static str, StatusCode> {
-    let envelope: AexoEnvelope =
-        serde_json::from_slice(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
-    black_box(&envelope);
-    Ok("ok")
-}
-
-async fn hooked(hook: Webhook<AexoEvent>) -> &'static str {
-    black_box(&hook.event);
-    "ok"
-}
-
-fn routes() -> [(&'static str, Router); 3] {
-    [
-        ("plain", Router::new().route("/webhook", post(plain))),
-        (
-            "hookgate",
-            Router::new().route(
-                "/webhook",
-                post(hooked).layer(WebhookLayer::aexo(SECRET).unwrap()),
-            ),
-        ),
-        (
-            "hookgate_memory",
-            Router::new().route(
-                "/webhook",
-                post(hooked).layer(
-                    WebhookLayer::aexo(SECRET)
-                        .unwrap()
-                        .with_dedupe(MemoryStore::new())
-                        .unwrap(),
-                ),
-            ),
-        ),
-    ]
-}
-
-async fn answer(router: &mut Router, req: Request<Body>) {
-    let res = router.call(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    black_box(res.into_body().collect().await.unwrap());
+/// A fresh delivery of `size` bytes, never sent before.
+fn delivery(size: usize) -> axum::http::Request<axum::body::Body> {
+    routes::delivery(NEXT.fetch_add(1, Ordering::Relaxed), size)
 }
 
 fn bench(c: &mut Criterion) {
@@ -127,8 +61,8 @@ fn bench(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
-        for (name, router) in routes() {
-            let mut router = router;
+        for name in routes::ROUTES {
+            let mut router = routes::router(name).unwrap();
             rt.block_on(answer(&mut router, delivery(size)));
             group.bench_function(BenchmarkId::new(name, size), |b| {
                 b.iter_batched(
