@@ -77,17 +77,14 @@ pub fn warn_if_report_only(verifier: &Verifier, adapter: &'static str) {
 pub struct Intake {
     verifier: Verifier,
     arrived: Instant,
-    deadline: Instant,
 }
 
 impl Intake {
     /// A delivery that arrived now: its handler deadline starts.
     pub fn new(verifier: &Verifier) -> Self {
-        let arrived = Instant::now();
         Self {
             verifier: verifier.clone(),
-            arrived,
-            deadline: arrived + verifier.settings().handler_deadline,
+            arrived: Instant::now(),
         }
     }
 
@@ -156,7 +153,7 @@ impl Intake {
 
     /// When the handler must have answered.
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        self.arrived + self.verifier.settings().handler_deadline
     }
 
     /// The tracing span of the delivery.
@@ -275,7 +272,7 @@ impl Intake {
     pub fn run<F: Future>(&self, start: impl FnOnce() -> F) -> RunHandler<F> {
         RunHandler::start(
             self.scheme(),
-            self.deadline,
+            self.deadline(),
             self.verifier.handler_cap(),
             start,
         )
