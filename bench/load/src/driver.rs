@@ -67,6 +67,7 @@ const fn row(
 
 pub const ROWS: &[Row] = &[
     row("plain-axum", "a", Kind::Aexo, false, false, "axum, `Bytes` + serde_json into `AexoEnvelope`, no verification (also the upstream of g, alone)"),
+    row("plain-axum-hmac", "a+hmac", Kind::Aexo, true, false, "(a) + a hand-written check: the header's hex decoded, HMAC-SHA256 of the body (key schedule done once) compared in constant time (`hmac` `verify_slice`); 401 otherwise. What any HMAC verifier costs at least"),
     row("hookgate-axum", "b", Kind::Aexo, true, false, "axum + `WebhookLayer::aexo`, handler `Webhook<AexoEvent>`"),
     row("hookgate-axum-memory", "c", Kind::Aexo, true, true, "(b) + `.with_dedupe(MemoryStore::new())`"),
     Row { redis: true, ..row("hookgate-axum-redis", "d", Kind::Aexo, true, true, "(b) + `.with_dedupe(RedisStore)` (redis-server on 127.0.0.1)") },
@@ -935,6 +936,14 @@ fn report(s: &Settings, header: &str, cells: &[Cell], checks: &BTreeMap<&'static
     target("(c) CPU/req ≤ 1.15 × (a), 1 conn", "hookgate-axum-memory", "plain-axum", 1, &cpu_ratio, &|m| m <= 1.15, &f2);
     target("p99 added by (b) < 50 µs, 1 conn", "hookgate-axum", "plain-axum", 1, &p99_added, &|m| m < 50.0, &fs);
     target("p99 added by (b) < 50 µs, 32 conns (reported)", "hookgate-axum", "plain-axum", 32, &p99_added, &|m| m < 50.0, &fs);
+    // The floor: the same targets applied to a hand-written HMAC check,
+    // and hookgate's rows against it, so a miss can be read as the HMAC's
+    // or hookgate's own.
+    target("floor: (a+hmac) CPU/req ≤ 1.10 × (a), 1 conn (reported)", "plain-axum-hmac", "plain-axum", 1, &cpu_ratio, &|m| m <= 1.10, &f2);
+    target("floor: (a+hmac) req/s ≥ 0.95 × (a), 32 conns (reported)", "plain-axum-hmac", "plain-axum", 32, &rps_ratio, &|m| m >= 0.95, &f2);
+    target("(b) CPU/req ≤ 1.10 × (a+hmac), 1 conn (reported)", "hookgate-axum", "plain-axum-hmac", 1, &cpu_ratio, &|m| m <= 1.10, &f2);
+    target("(b) req/s ≥ 0.95 × (a+hmac), 32 conns (reported)", "hookgate-axum", "plain-axum-hmac", 32, &rps_ratio, &|m| m >= 0.95, &f2);
+    target("(c) CPU/req ≤ 1.15 × (a+hmac), 1 conn (reported)", "hookgate-axum-memory", "plain-axum-hmac", 1, &cpu_ratio, &|m| m <= 1.15, &f2);
     target("hookgate-axum-axifi CPU/req < webhook-verify, 1 conn", "hookgate-axum-axifi", "webhook-verify", 1, &cpu_ratio, &|m| m < 1.0, &f2);
     target("(b) CPU/req < webhook-verify, 1 conn", "hookgate-axum", "webhook-verify", 1, &cpu_ratio, &|m| m < 1.0, &f2);
     let _ = writeln!(w, "\n### Checks before the timed windows (each round; first round's answers shown)\n");

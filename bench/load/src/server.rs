@@ -81,6 +81,27 @@ mod ax {
         }
     }
 
+    /// Row (a+hmac): (a) behind the least a correct AEXO check can do: the
+    /// header's hex decoded, HMAC-SHA256 of the body from a key schedule
+    /// made once (`Hmac` cloned per request), compared in constant time.
+    /// The floor under any verifier of this scheme, hookgate's included.
+    pub async fn hmac_aexo(
+        State((c, mac)): State<(Counter, hmac::Hmac<sha2::Sha256>)>,
+        headers: axum::http::HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        use hmac::Mac;
+        let tag = headers
+            .get("x-aexo-signature")
+            .and_then(|v| hex::decode(v.as_bytes()).ok());
+        let mut mac = mac;
+        mac.update(&body);
+        if !tag.is_some_and(|t| mac.verify_slice(&t).is_ok()) {
+            return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+        }
+        plain_aexo(State(c), body).await
+    }
+
     pub async fn hook_aexo(State(c): State<Counter>, hook: Webhook<AexoEvent>) -> &'static str {
         black_box(&hook.event);
         c.bump();
@@ -177,6 +198,17 @@ async fn axum_app(
                     Secret::new(AXIFI_SECRET),
                 ));
             post(ax::plain_axifi).layer(layer)
+        }
+        // (a+hmac): the floor under any AEXO verifier.
+        "plain-axum-hmac" => {
+            use hmac::Mac;
+            let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(AEXO_SECRET.as_bytes())
+                .map_err(|err| err.to_string())?;
+            let app = Router::new()
+                .route("/webhook", post(ax::hmac_aexo))
+                .with_state((counter.clone(), mac))
+                .merge(stats.with_state(counter));
+            return Ok((app, None));
         }
         // (f): acknowledge once stored in SQLite; the handler runs from the inbox.
         "inbox-sqlite" => {
