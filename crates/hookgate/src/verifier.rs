@@ -95,6 +95,7 @@ struct Config {
     tenants: Option<Tenants>,
     tenant: Option<Arc<str>>,
     handler_cap: Option<(usize, Arc<tokio::sync::Semaphore>)>,
+    metrics: Arc<crate::metrics::SchemeMetrics>,
 }
 
 impl Verifier {
@@ -155,7 +156,6 @@ impl Verifier {
             keys,
             freshness: scheme.default_freshness(),
             max_future_skew: scheme.default_future_skew(),
-            scheme,
             public_url,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             read_timeout: DEFAULT_READ_TIMEOUT,
@@ -166,6 +166,8 @@ impl Verifier {
             tenants: None,
             tenant: None,
             handler_cap: None,
+            metrics: Arc::new(crate::metrics::SchemeMetrics::new(scheme.name())),
+            scheme,
         }))
     }
 
@@ -348,6 +350,11 @@ impl Verifier {
     }
 
     /// The route's handler cap, if it has one.
+    /// The route's per-delivery metrics.
+    pub(crate) fn metrics(&self) -> &Arc<crate::metrics::SchemeMetrics> {
+        &self.0.metrics
+    }
+
     pub(crate) fn handler_cap(&self) -> Option<&Arc<tokio::sync::Semaphore>> {
         self.0.handler_cap.as_ref().map(|(_, cap)| cap)
     }
@@ -575,7 +582,7 @@ impl Verifier {
         if let Some(signed_at) = signed_at {
             self.check_freshness(signed_at, now)?;
         }
-        crate::metrics::verified(self.0.scheme.name());
+        self.0.metrics.verified();
         Ok(envelope.into_verified(
             self.0.scheme.name(),
             matched.secret_index,

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::{InboxStore, Leased};
+use crate::metrics::HandlerMode;
 use crate::events::WebhookEvent;
 use crate::{ConfigError, Delivery, Verifier};
 
@@ -315,11 +316,12 @@ where
                          or overran its lease): the handler may see this event a second time"
                     );
                 }
-                let scheme = delivery.meta().scheme();
                 let started = std::time::Instant::now();
                 let run = AssertUnwindSafe((self.handler)(delivery)).catch_unwind();
                 let ran = tokio::time::timeout(self.config.handler_timeout, run).await;
-                crate::metrics::handler_duration(scheme, "inbox", started.elapsed());
+                self.verifier
+                    .metrics()
+                    .handler_duration(HandlerMode::Inbox, started.elapsed());
                 match ran {
                     Ok(Ok(result)) => result,
                     Ok(Err(_panic)) => Err(HandlerError::Retry("handler panicked".into())),

@@ -3,9 +3,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use crate::metrics::{HandlerMode, SchemeMetrics};
 use crate::{Answer, Rejection};
 
 pin_project! {
@@ -21,7 +24,7 @@ pin_project! {
     pub struct RunHandler<F> {
         #[pin]
         state: State<F>,
-        scheme: &'static str,
+        metrics: Arc<SchemeMetrics>,
         started: Instant,
         // Held while the handler runs: the route's concurrency cap.
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -44,11 +47,13 @@ pin_project! {
 
 impl<F: Future> RunHandler<F> {
     pub(super) fn start(
-        scheme: &'static str,
+        metrics: &Arc<SchemeMetrics>,
         deadline: Instant,
         cap: Option<&std::sync::Arc<tokio::sync::Semaphore>>,
         start: impl FnOnce() -> F,
     ) -> Self {
+        let scheme = metrics.scheme();
+        let metrics = metrics.clone();
         let permit = match cap.map(|cap| cap.clone().try_acquire_owned()) {
             Some(Ok(permit)) => Some(permit),
             Some(Err(_)) => {
@@ -57,7 +62,7 @@ impl<F: Future> RunHandler<F> {
                     state: State::Finished {
                         answer: Some(Answer::Rejected(Rejection::Overloaded)),
                     },
-                    scheme,
+                    metrics,
                     started: Instant::now(),
                     permit: None,
                 };
@@ -79,7 +84,7 @@ impl<F: Future> RunHandler<F> {
         };
         Self {
             state,
-            scheme,
+            metrics,
             started: Instant::now(),
             permit,
         }
@@ -89,7 +94,7 @@ impl<F: Future> RunHandler<F> {
 impl<F> std::fmt::Debug for RunHandler<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunHandler")
-            .field("scheme", &self.scheme)
+            .field("scheme", &self.metrics.scheme())
             .field("started", &self.started)
             .finish_non_exhaustive()
     }
@@ -125,7 +130,8 @@ impl<F: Future> Future for RunHandler<F> {
                         }
                     }
                 };
-                crate::metrics::handler_duration(this.scheme, "sync", this.started.elapsed());
+                this.metrics
+                    .handler_duration(HandlerMode::Sync, this.started.elapsed());
                 let rejection = match outcome {
                     Ok(output) => {
                         this.state.set(State::Finished { answer: None });
@@ -135,11 +141,11 @@ impl<F: Future> Future for RunHandler<F> {
                 };
                 if rejection == Rejection::HandlerDeadline {
                     tracing::warn!(
-                        scheme = *this.scheme,
+                        scheme = this.metrics.scheme(),
                         "handler still running at the deadline: answering 503, dropping it"
                     );
                 } else {
-                    tracing::error!(scheme = *this.scheme, "handler panicked: answering 500");
+                    tracing::error!(scheme = this.metrics.scheme(), "handler panicked: answering 500");
                 }
                 Answer::Rejected(rejection)
             }

@@ -271,7 +271,7 @@ impl Intake {
     /// makes its future (a panic there is caught too).
     pub fn run<F: Future>(&self, start: impl FnOnce() -> F) -> RunHandler<F> {
         RunHandler::start(
-            self.scheme(),
+            self.verifier.metrics(),
             self.deadline(),
             self.verifier.handler_cap(),
             start,
