@@ -2,6 +2,7 @@
 //! stored under, the token that makes an operation its holder's, and the
 //! error a store gives when it cannot answer.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,24 +50,24 @@ impl KeySource {
         event: &VerifiedEvent,
         headers: &dyn Headers,
     ) -> Result<String, Answer> {
-        let raw: Result<String, &'static str> = match self {
+        let raw: Result<Cow<'_, str>, &'static str> = match self {
             KeySource::EventId => match event.id() {
                 Some("") => Err("empty event id"),
-                Some(id) => Ok(id.to_owned()),
+                Some(id) => Ok(Cow::Borrowed(id)),
                 None => Err("no event id"),
             },
             KeySource::Header(name) => match headers.header(name) {
                 HeaderValue::One(v) if !v.is_empty() => std::str::from_utf8(v)
-                    .map(str::to_owned)
+                    .map(Cow::Borrowed)
                     .map_err(|_| "non-UTF-8 key header"),
                 HeaderValue::Many => Err("key header sent more than once"),
                 _ => Err("no key header"),
             },
-            KeySource::BodySha256 => Ok(body_key(event)),
+            KeySource::BodySha256 => Ok(Cow::Owned(body_key(event))),
             KeySource::EventIdOrBodySha256 => match event.id() {
                 Some("") => Err("empty event id"),
-                Some(id) => Ok(id.to_owned()),
-                None => Ok(body_key(event)),
+                Some(id) => Ok(Cow::Borrowed(id)),
+                None => Ok(Cow::Owned(body_key(event))),
             },
         };
         match raw {
@@ -74,7 +75,14 @@ impl KeySource {
             // key unambiguous whatever the tenant's name holds.
             Ok(key) => Ok(match event.tenant() {
                 Some(tenant) => format!("{namespace}:{}:{tenant}:{key}", tenant.len()),
-                None => format!("{namespace}:{key}"),
+                // The common case, built without the formatting machinery.
+                None => {
+                    let mut out = String::with_capacity(namespace.len() + 1 + key.len());
+                    out.push_str(namespace);
+                    out.push(':');
+                    out.push_str(&key);
+                    out
+                }
             }),
             Err(why) => {
                 tracing::warn!(namespace, key = ?self, why, "delivery has no dedupe key");

@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -19,7 +20,7 @@ const NOT_VERIFIED: &str =
 /// which supplies the verified event it keys on.
 #[derive(Debug)]
 pub struct DedupeLayer<St> {
-    deduper: Deduper<St>,
+    deduper: Arc<Deduper<St>>,
 }
 
 impl<St> Clone for DedupeLayer<St> {
@@ -33,7 +34,9 @@ impl<St> Clone for DedupeLayer<St> {
 impl<St: DedupeStore> DedupeLayer<St> {
     /// A layer for `deduper`.
     pub fn new(deduper: Deduper<St>) -> Self {
-        Self { deduper }
+        Self {
+            deduper: Arc::new(deduper),
+        }
     }
 
     /// The dedupe logic and its store.
@@ -54,10 +57,14 @@ impl<S, St: DedupeStore> Layer<S> for DedupeLayer<St> {
 }
 
 /// Runs the inner service once per event; see the [module docs](crate::dedupe).
+///
+/// The [`Deduper`] is shared behind one `Arc`: a delivery takes one
+/// reference count, not one per shared part of it (under load on several
+/// cores each count is a cache line passed between them).
 #[derive(Debug)]
 pub struct Dedupe<S, St> {
     inner: S,
-    deduper: Deduper<St>,
+    deduper: Arc<Deduper<St>>,
 }
 
 impl<S: Clone, St> Clone for Dedupe<S, St> {
