@@ -85,8 +85,7 @@ impl SchemeMetrics {
             HandlerMode::Sync => &self.handler_sync,
             HandlerMode::Inbox => &self.handler_inbox,
         };
-        metrics::with_recorder(|r| r.register_histogram(key, &METADATA))
-            .record(took.as_secs_f64());
+        metrics::with_recorder(|r| r.register_histogram(key, &METADATA)).record(took.as_secs_f64());
     }
 }
 

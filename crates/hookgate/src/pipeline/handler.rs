@@ -145,7 +145,10 @@ impl<F: Future> Future for RunHandler<F> {
                         "handler still running at the deadline: answering 503, dropping it"
                     );
                 } else {
-                    tracing::error!(scheme = this.metrics.scheme(), "handler panicked: answering 500");
+                    tracing::error!(
+                        scheme = this.metrics.scheme(),
+                        "handler panicked: answering 500"
+                    );
                 }
                 Answer::Rejected(rejection)
             }
