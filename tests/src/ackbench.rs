@@ -85,6 +85,7 @@ fn event(body: &Bytes) -> NewEvent {
         received_at: SystemTime::now(),
         body: body.clone(),
         headers: headers(body),
+        tenant: None,
     }
 }
 

@@ -27,6 +27,7 @@ pub fn new_event(id: &str) -> NewEvent {
         received_at: SystemTime::now(),
         body: Bytes::from(body),
         headers: StoredHeaders::capture(&headers),
+        tenant: None,
     }
 }
 
@@ -277,7 +278,10 @@ pub fn not_an_inbox(path: &std::path::Path) {
 pub async fn leases_obey_their_tokens<S: InboxStore>(store: &S) {
     // The event as sent: built once, since a second one made later can
     // carry another second in its timestamp (and so another signature).
-    let sent = new_event("wh_lease");
+    let sent = NewEvent {
+        tenant: Some("acme".into()),
+        ..new_event("wh_lease")
+    };
     let Enqueued::Stored(id) = store.enqueue(sent.clone()).await.expect("enqueue") else {
         panic!("a new key was taken for a duplicate")
     };
@@ -297,6 +301,11 @@ pub async fn leases_obey_their_tokens<S: InboxStore>(store: &S) {
     assert_eq!(
         first.headers, sent.headers,
         "the headers stored with the event come back with its lease"
+    );
+    assert_eq!(
+        first.tenant.as_deref(),
+        Some("acme"),
+        "so does the tenant it was verified for"
     );
     assert_eq!(first.headers.iter().count(), 2);
     let twice = store

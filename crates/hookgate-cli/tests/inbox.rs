@@ -41,6 +41,7 @@ fn event(id: &str) -> NewEvent {
             serde_json::json!({"record_id": id}),
         )),
         headers: Default::default(),
+        tenant: None,
     }
 }
 

@@ -906,15 +906,10 @@ async fn serve_routes_every_tenants_path_to_one_route_and_verifies_each_with_its
     let client = reqwest::Client::new();
     let send = |path: &str, secret: &'static str, n: u32| {
         let body = format!(r#"{{"zen":"Half measures are as bad as nothing at all.","n":{n}}}"#);
-        let headers = testing::sign(&scheme::GitHub, secret, body.as_bytes());
-        let mut req = client
-            .post(format!("http://{}{path}", proxy.1))
+        let url = format!("http://{}{path}", proxy.1);
+        signed_post(&client, &url, &scheme::GitHub, secret, body.as_bytes())
             .header("hookgate-tenant", "acme")
-            .body(body);
-        for (h, v) in headers {
-            req = req.header(h, v);
-        }
-        req.send()
+            .send()
     };
     let acme = send("/webhooks/acme/github", "acme-secret", 1)
         .await
@@ -937,6 +932,143 @@ async fn serve_routes_every_tenants_path_to_one_route_and_verifies_each_with_its
         *seen.lock().unwrap(),
         vec!["acme".to_owned(), "globex".to_owned()],
         "the proxy named each verified tenant (not the sender's forged header)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_zoom_url_validation_on_a_tenant_path_with_that_tenants_secret() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let forwarded = Arc::new(AtomicUsize::new(0));
+    let f = forwarded.clone();
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::post(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+            async { "app ok" }
+        }),
+    );
+    let app_addr = serve_app(app).await;
+    let proxy = serve_routes(
+        "zoom-tenants",
+        &[
+            ("acme.secret", "acme-zoom-secret"),
+            ("globex.secret", "globex-zoom-secret"),
+        ],
+        &format!(
+            "[[route]]\npath = \"/webhooks/{{tenant}}/zoom\"\nscheme = \"zoom\"\n\
+             upstream = \"http://{app_addr}/app\"\nhandshakes = [\"zoom_url_validation\"]\n\
+             [route.tenants]\n\
+             secrets = {{ acme = [{{ file = \"acme.secret\" }}], globex = [{{ file = \"globex.secret\" }}] }}\n"
+        ),
+    );
+    let client = reqwest::Client::new();
+    let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680}"#;
+    let validate = |tenant: &str, secret: &'static str| {
+        let url = format!("http://{}/webhooks/{tenant}/zoom", proxy.1);
+        signed_post(&client, &url, &scheme::Zoom, secret, body).send()
+    };
+    // hex HMAC-SHA256(tenant's secret, plainToken), computed with Python's
+    // hmac module, not with hookgate: each tenant's answer is its own.
+    for (tenant, secret, token) in [
+        (
+            "acme",
+            "acme-zoom-secret",
+            "6ca37018b8d188f61aff1f605d6bfc7bf65f60bf4e290d46a3b93fa4d3ffe912",
+        ),
+        (
+            "globex",
+            "globex-zoom-secret",
+            "6aafd1d5c83e3863da8bc43655ea50bd776378b4f89a4317fcae69afdd459f14",
+        ),
+    ] {
+        let res = validate(tenant, secret).await.unwrap();
+        assert_eq!(res.status(), 200, "{tenant}");
+        let answer: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({ "plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": token }),
+            "{tenant}"
+        );
+    }
+    // Another tenant's secret, or a tenant the route does not know: 401,
+    // and no token is given away.
+    let crossed = validate("globex", "acme-zoom-secret").await.unwrap();
+    assert_eq!(crossed.status(), 401);
+    assert!(!crossed.text().await.unwrap().contains("encryptedToken"));
+    let unknown = validate("initech", "acme-zoom-secret").await.unwrap();
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(
+        forwarded.load(Ordering::SeqCst),
+        0,
+        "the proxy answers the handshake itself"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_inbox_on_a_tenant_path_tells_the_upstream_each_events_tenant() {
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/app",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let s = s.clone();
+            async move {
+                let tenant = headers
+                    .get("hookgate-tenant")
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                s.lock().unwrap().push((tenant, body));
+                "app ok"
+            }
+        }),
+    );
+    let app_addr = serve_app(app).await;
+    let proxy = serve_routes(
+        "inbox-tenants",
+        &[("acme.secret", "acme-secret"), ("globex.secret", "globex-secret")],
+        &format!(
+            "[[route]]\npath = \"/webhooks/{{tenant}}/github\"\nscheme = \"github\"\n\
+             ack = \"inbox\"\nupstream = \"http://{app_addr}/app\"\n\
+             [route.tenants]\n\
+             secrets = {{ acme = [{{ file = \"acme.secret\" }}], globex = [{{ file = \"globex.secret\" }}] }}\n\
+             \n[inbox]\nstore = \"sqlite\"\ndir = \"inbox\"\nworkers = 1\n\
+             attempt_timeout_secs = 5\nlease_secs = 10\n"
+        ),
+    );
+    let client = reqwest::Client::new();
+    let send = |tenant: &str, secret: &'static str, n: u32| {
+        let body = format!(r#"{{"zen":"Design for failure.","n":{n}}}"#);
+        let url = format!("http://{}/webhooks/{tenant}/github", proxy.1);
+        // A forged tenant header from the sender is not what the upstream
+        // is told.
+        signed_post(&client, &url, &scheme::GitHub, secret, body.as_bytes())
+            .header("hookgate-tenant", "globex")
+            .send()
+    };
+    for (tenant, secret, n) in [("acme", "acme-secret", 1), ("globex", "globex-secret", 2)] {
+        let res = send(tenant, secret, n).await.unwrap();
+        assert_eq!(res.status(), 200, "{tenant}");
+        assert_eq!(res.text().await.unwrap(), r#"{"queued":true}"#);
+    }
+    let crossed = send("globex", "acme-secret", 3).await.unwrap();
+    assert_eq!(crossed.status(), 401);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while seen.lock().unwrap().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the inbox did not forward both events: {:?}",
+            seen.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut got = seen.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(
+        got.iter()
+            .map(|(t, b)| (t.as_str(), b.contains(r#""n":1"#)))
+            .collect::<Vec<_>>(),
+        vec![("acme", true), ("globex", false)],
+        "each stored event reached the upstream with its own tenant: {got:?}"
     );
 }
 

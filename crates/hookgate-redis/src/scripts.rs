@@ -129,6 +129,7 @@ mod tests {
             "1000",
             "{}",
             "hdrs",
+            "acme",
         ];
         assert_eq!(run::<i64>(c, &ENQUEUE, &keys, &args).await, 1);
         assert_eq!(run::<i64>(c, &ENQUEUE, &keys, &args).await, 0, "duplicate");
@@ -140,7 +141,7 @@ mod tests {
         let lease_keys = ["t:stream", "t:delayed", "t:paused"];
         let lease = ["t", "g", "c1", "2000", "5000", "2", "11", "12"];
         let _: () = cmd(c, &["SET", "t:paused", "1"]).await;
-        type Row = (i64, String, u32, String, Vec<u8>, i64, Vec<u8>);
+        type Row = (i64, String, u32, String, Vec<u8>, i64, Vec<u8>, String);
         let paused: Vec<Row> = run(c, &LEASE, &lease_keys, &lease).await;
         assert!(paused.is_empty());
         let _: () = cmd(c, &["SET", "t:paused", "0"]).await;
@@ -156,6 +157,9 @@ mod tests {
         let tokens: Vec<(i64, &str, u32)> = rows.iter().map(|r| (r.0, r.1.as_str(), r.2)).collect();
         assert_eq!(tokens, [(1, "11", 1), (2, "12", 1)]);
         assert_eq!(rows[0].6, b"hdrs");
+        // The tenant comes back with the lease; event 2 was stored without
+        // one (as before tenants were kept): empty.
+        assert_eq!((rows[0].7.as_str(), rows[1].7.as_str()), ("acme", ""));
         assert_eq!((rows[0].5, rows[1].5), (0, 0), "not interrupted");
         assert_eq!(hget(c, "t:ev:1", "state").await.as_deref(), Some("leased"));
         assert_eq!(hget(c, "t:ev:1", "due_at").await.as_deref(), Some("7000"));

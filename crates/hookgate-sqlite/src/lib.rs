@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS events (
   received_at INTEGER NOT NULL,
   body BLOB,
   headers BLOB,
+  tenant TEXT,
   state TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   due_at INTEGER,
@@ -66,15 +67,19 @@ CREATE INDEX IF NOT EXISTS events_due ON events(state, due_at);
 CREATE TABLE IF NOT EXISTS control (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
-/// Files made before the inbox kept request headers get the column.
-fn add_headers_column(conn: &Connection) -> rusqlite::Result<()> {
-    let has: bool = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'headers'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has {
-        conn.execute_batch("ALTER TABLE events ADD COLUMN headers BLOB")?;
+/// Files made before the inbox kept request headers, or the tenant of a
+/// per-tenant route's events, get those columns (empty for the events
+/// already there).
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (column, kind) in [("headers", "BLOB"), ("tenant", "TEXT")] {
+        let has: bool = conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('events') WHERE name = ?1",
+            [column],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE events ADD COLUMN {column} {kind}"))?;
+        }
     }
     Ok(())
 }
@@ -107,7 +112,7 @@ impl SqliteInbox {
         conn.execute_batch("PRAGMA synchronous=FULL;")
             .map_err(store_error)?;
         conn.execute_batch(SCHEMA).map_err(store_error)?;
-        add_headers_column(&conn).map_err(store_error)?;
+        add_missing_columns(&conn).map_err(store_error)?;
         let identity = file::FileIdentity::of(&path);
         Self::start(conn, path, group_commit, identity)
     }
@@ -339,10 +344,10 @@ impl InboxStore for SqliteInbox {
         self.call(move |conn| {
             let now = millis(event.received_at);
             let inserted = conn.prepare_cached(
-                "INSERT INTO events (key, scheme, event_id, event_type, received_at, body, headers, state, attempts, due_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?5)
+                "INSERT INTO events (key, scheme, event_id, event_type, received_at, body, headers, tenant, state, attempts, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?5)
                  ON CONFLICT(key) DO NOTHING",
-            )?.execute(params![event.key, event.scheme, event.event_id, event.event_type, now, event.body.as_ref(), event.headers.as_bytes().as_ref()])?;
+            )?.execute(params![event.key, event.scheme, event.event_id, event.event_type, now, event.body.as_ref(), event.headers.as_bytes().as_ref(), event.tenant])?;
             Ok(if inserted == 1 {
                 Enqueued::Stored(conn.last_insert_rowid())
             } else {
@@ -377,9 +382,9 @@ impl InboxStore for SqliteInbox {
             let mut leased = Vec::new();
             for (id, interrupted) in ids {
                 let token = Token::new();
-                let (attempt, scheme, body, headers): (u32, String, Vec<u8>, Vec<u8>) = conn.prepare_cached(
+                let (attempt, scheme, body, headers, tenant): (u32, String, Vec<u8>, Vec<u8>, Option<String>) = conn.prepare_cached(
                     "UPDATE events SET state = 'leased', token = ?1, due_at = ?2, attempts = attempts + 1
-                     WHERE id = ?3 RETURNING attempts, scheme, body, headers",
+                     WHERE id = ?3 RETURNING attempts, scheme, body, headers, tenant",
                 )?.query_row(
                     params![token.get() as i64, until, id],
                     |r| Ok((
@@ -387,6 +392,7 @@ impl InboxStore for SqliteInbox {
                         r.get(1)?,
                         r.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default(),
                         r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
+                        r.get(4)?,
                     )),
                 )?;
                 leased.push(Leased {
@@ -397,6 +403,7 @@ impl InboxStore for SqliteInbox {
                     scheme,
                     body: Bytes::from(body),
                     headers: StoredHeaders::from_stored(Bytes::from(headers)),
+                    tenant,
                 });
             }
             Ok(leased)

@@ -1,5 +1,5 @@
-//! A file written before the inbox kept request headers still opens, keeps
-//! its events, and takes headers from then on.
+//! A file written before the inbox kept request headers and tenants still
+//! opens, keeps its events, and takes headers and tenants from then on.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -39,6 +39,7 @@ async fn a_file_from_before_stored_headers_opens_and_keeps_its_events() {
     assert_eq!(old.len(), 1);
     assert_eq!(old[0].body, Bytes::from_static(b"{}"));
     assert!(old[0].headers.is_empty(), "no headers were kept then");
+    assert_eq!(old[0].tenant, None, "nor tenants");
 
     let headers = vec![("x-aexo-signature", "00ff")];
     let new = NewEvent {
@@ -49,6 +50,7 @@ async fn a_file_from_before_stored_headers_opens_and_keeps_its_events() {
         received_at: SystemTime::now(),
         body: Bytes::from_static(b"{}"),
         headers: StoredHeaders::capture(&headers),
+        tenant: Some("acme".into()),
     };
     assert!(matches!(
         store.enqueue(new).await.unwrap(),
@@ -61,5 +63,10 @@ async fn a_file_from_before_stored_headers_opens_and_keeps_its_events() {
     assert_eq!(
         leased[0].headers.iter().collect::<Vec<_>>(),
         vec![("x-aexo-signature", &b"00ff"[..])]
+    );
+    assert_eq!(
+        leased[0].tenant.as_deref(),
+        Some("acme"),
+        "an upgraded file keeps the tenants of new events"
     );
 }

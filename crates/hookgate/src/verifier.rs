@@ -592,16 +592,18 @@ impl Verifier {
     }
 
     /// Reads the envelope of a body this process verified before storing
-    /// it (the durable inbox). Checks neither signature nor freshness: the
-    /// signed timestamp is stale by the time a retry or replay runs.
+    /// it (the durable inbox), for the tenant it was verified for. Checks
+    /// neither signature nor freshness: the signed timestamp is stale by the
+    /// time a retry or replay runs.
     pub(crate) fn reopen(
         &self,
         headers: &dyn Headers,
         body: Bytes,
+        tenant: Option<&str>,
     ) -> Result<VerifiedEvent, Rejection> {
         let envelope = envelope::read(&self.0.scheme.envelope(), headers, &body)
             .map_err(|_| Rejection::InvalidEnvelope)?;
-        Ok(envelope.into_verified(self.0.scheme.name(), 0, None, body))
+        Ok(envelope.into_verified(self.0.scheme.name(), 0, tenant.map(Arc::from), body))
     }
 
     /// Why `body` is not a valid envelope for this scheme, if it is not.

@@ -67,13 +67,13 @@ impl<'a> Settle<'a> {
 }
 
 /// One leased event as the lease script returns it: id, token, attempt,
-/// scheme, body, interrupted (1/0), headers.
-type LeaseRow = (RowId, String, u32, String, Vec<u8>, i64, Vec<u8>);
+/// scheme, body, interrupted (1/0), headers, tenant ('' for none).
+type LeaseRow = (RowId, String, u32, String, Vec<u8>, i64, Vec<u8>, String);
 
 /// A lease script row as the worker's [`Leased`]. The interrupted column is
 /// 1 when the entry was taken back from a worker whose lease ran out (its
 /// attempt never finished).
-fn leased((id, token, attempt, scheme, body, interrupted, headers): LeaseRow) -> Leased {
+fn leased((id, token, attempt, scheme, body, interrupted, headers, tenant): LeaseRow) -> Leased {
     Leased {
         id,
         token: Token::from_u64(token.parse().unwrap_or(0)),
@@ -82,6 +82,7 @@ fn leased((id, token, attempt, scheme, body, interrupted, headers): LeaseRow) ->
         scheme,
         body: Bytes::from(body),
         headers: StoredHeaders::from_stored(Bytes::from(headers)),
+        tenant: (!tenant.is_empty()).then_some(tenant),
     }
 }
 
@@ -103,6 +104,7 @@ impl RedisInbox {
             .arg(millis(event.received_at))
             .arg(event.body.as_ref())
             .arg(event.headers.as_bytes().as_ref())
+            .arg(event.tenant.as_deref().unwrap_or(""))
             .invoke_async(&mut conn)
             .await
             .map_err(err)?;
@@ -188,6 +190,7 @@ mod tests {
             b"{}".to_vec(),
             1,
             headers.clone(),
+            "acme".to_owned(),
         );
         let l = leased(row);
         assert_eq!((l.id, l.attempt, l.scheme.as_str()), (7, 3, "aexo"));
@@ -195,6 +198,7 @@ mod tests {
         assert!(l.interrupted);
         assert_eq!(l.body, Bytes::from_static(b"{}"));
         assert_eq!(l.headers.as_bytes().as_ref(), headers.as_slice());
+        assert_eq!(l.tenant.as_deref(), Some("acme"));
         let fresh = leased((
             8,
             "5".to_owned(),
@@ -203,8 +207,10 @@ mod tests {
             Vec::new(),
             0,
             Vec::new(),
+            String::new(),
         ));
         assert!(!fresh.interrupted);
+        assert_eq!(fresh.tenant, None, "no tenant: an empty string");
         assert_eq!(fresh.token.get(), 5);
     }
 

@@ -4,7 +4,8 @@
 -- other entries are acknowledged and deleted.
 -- KEYS: P:stream, P:delayed, P:paused.
 -- ARGV: prefix P, group, consumer, now (ms), lease (ms), max, then max tokens.
--- Answers rows {id, token, attempt, scheme, body, interrupted (1/0), headers}.
+-- Answers rows {id, token, attempt, scheme, body, interrupted (1/0), headers,
+-- tenant ('' for none, and for events stored before tenants were kept)}.
 if redis.call('GET', KEYS[3]) == '1' then return {} end
 local now = tonumber(ARGV[4])
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
@@ -30,7 +31,7 @@ for _, e in ipairs(entries) do
     local attempts = redis.call('HINCRBY', ev, 'attempts', 1)
     redis.call('HSET', ev, 'state', 'leased', 'token', token, 'due_at', now + tonumber(ARGV[5]), 'entry', entry)
     table.insert(out, {id, token, attempts, redis.call('HGET', ev, 'scheme'), redis.call('HGET', ev, 'body'),
-      state == 'leased' and 1 or 0, redis.call('HGET', ev, 'headers') or ''})
+      state == 'leased' and 1 or 0, redis.call('HGET', ev, 'headers') or '', redis.call('HGET', ev, 'tenant') or ''})
   else
     redis.call('XACK', KEYS[1], ARGV[2], entry)
     redis.call('XDEL', KEYS[1], entry)

@@ -62,6 +62,10 @@ pub struct NewEvent {
     pub body: Bytes,
     /// The request's end-to-end headers (signature included).
     pub headers: StoredHeaders,
+    /// On a per-tenant route, the tenant whose secrets verified it
+    /// ([`VerifiedEvent::tenant`](crate::VerifiedEvent::tenant)); it comes
+    /// back with the lease, so the handler knows it on every attempt.
+    pub tenant: Option<String>,
 }
 
 /// What `enqueue` did.
@@ -136,6 +140,9 @@ pub struct Leased {
     /// The headers it arrived with (empty for events stored before hookgate
     /// kept them).
     pub headers: StoredHeaders,
+    /// The tenant it was verified for ([`NewEvent::tenant`]; `None` for
+    /// events stored before hookgate kept it).
+    pub tenant: Option<String>,
 }
 
 /// What an operator sees of a stored event.

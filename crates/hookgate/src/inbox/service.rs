@@ -107,6 +107,7 @@ impl<St: InboxStore> Inbox<St> {
                 received_at: SystemTime::now(),
                 body: event.body().clone(),
                 headers: StoredHeaders::capture(headers),
+                tenant: event.tenant().map(str::to_owned),
             });
         let store = self.store.clone();
         async move {

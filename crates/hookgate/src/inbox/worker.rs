@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::{InboxStore, Leased};
-use crate::metrics::HandlerMode;
 use crate::events::WebhookEvent;
+use crate::metrics::HandlerMode;
 use crate::{ConfigError, Delivery, Verifier};
 
 /// How a handler says an attempt failed.
@@ -300,7 +300,7 @@ where
             ))
         } else {
             self.verifier
-                .reopen(&event.headers, event.body.clone())
+                .reopen(&event.headers, event.body.clone(), event.tenant.as_deref())
                 .and_then(Delivery::<E>::from_verified)
                 .map(|delivery| delivery.with_stored_headers(event.headers.clone()))
                 .map_err(|rejection| format!("stored event unreadable: {rejection}"))
